@@ -1,0 +1,1 @@
+"""HTTP entry points: the app factory, routers' shared dependencies and error rendering."""

@@ -1,0 +1,147 @@
+"""The hub's ASGI application: reserved API routes first, the channel gateway catch-all last."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import config_file
+from hub.api import health, problems
+from hub.auth.service import bootstrap_admin
+from hub.channels.router import router as channels_router
+from hub.clients.router import router as clients_router
+from hub.db.migrate import pending_message
+from hub.gateway.router import METHODS, gateway
+from hub.logs import request_id
+from hub.mediators import service as mediator_service
+from hub.mediators.router import router as mediators_router
+from hub.outbox import service as outbox_service
+from hub.outbox.router import router as outbox_router
+from hub.outbox.worker import EmbeddedWorker
+from hub.runtime import Runtime
+from hub.settings import Settings, get_settings
+from hub.transactions import retention
+from hub.transactions import service as transactions
+from hub.transactions.router import router as transactions_router
+
+log = logging.getLogger("hub")
+
+SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CHANNEL_REFRESH_S = 2.0
+
+
+class NotMigrated(RuntimeError):
+    """The database schema is behind the code: the hub refuses to start."""
+
+
+class RequestIdMiddleware:
+    """Adopt a sane incoming ``X-Request-ID`` or make one; echo it on the response and into logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = incoming if SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+def prepare(runtime: Runtime) -> None:
+    """Start-up work that must finish before the first request (blocking; run in a thread)."""
+    problem = pending_message(runtime.db.engine)
+    if problem:
+        raise NotMigrated(problem)
+    settings = runtime.settings
+    hub_file = config_file.read(settings.config)
+    with runtime.db.session() as session:
+        admin = bootstrap_admin(
+            session,
+            email=settings.admin_email,
+            password=settings.admin_password.get_secret_value() if settings.admin_password else None,
+        )
+        if admin is not None:
+            log.info("bootstrapped the first admin user from HUB_ADMIN_EMAIL")
+        config_file.apply(session, hub_file)
+        recovered = transactions.recover_processing(session)
+    if recovered:
+        log.warning(
+            "recovered transactions left in Processing by a previous crash", extra={"count": recovered}
+        )
+    runtime.reload_channels(force=True)
+
+
+async def _refresh_channels(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(CHANNEL_REFRESH_S)
+        try:
+            await to_thread.run_sync(runtime.reload_channels)
+        except Exception:
+            log.exception("channel table refresh failed; keeping the previous table")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    await to_thread.run_sync(prepare, runtime)
+    tasks = [
+        asyncio.create_task(_refresh_channels(runtime)),
+        asyncio.create_task(retention.run_periodically(runtime)),
+    ]
+    worker = EmbeddedWorker(runtime) if runtime.settings.embedded_worker else None
+    if worker:
+        worker.start()
+    log.info("hub ready", extra={"database": runtime.db.dialect, "channels": len(runtime.channels.entries)})
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if worker:
+            await to_thread.run_sync(worker.stop)
+        await runtime.aclose()
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the hub application for ``settings`` (default: environment and YAML file)."""
+    runtime = runtime or Runtime.create(settings or get_settings())
+    app = FastAPI(
+        title="Health interoperability hub",
+        version="0.1.0",
+        description="Channels, transaction log, durable outbox and an OpenHIM-compatible mediator API. "
+        "Admin endpoints need an admin user (HTTP Basic, bearer token or OpenHIM token auth).",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.gauges = [outbox_service.gauges(runtime.db), mediator_service.gauges(runtime.db)]
+    problems.install(app)
+    app.include_router(health.router)
+    for router in (clients_router, channels_router, transactions_router, outbox_router):
+        app.include_router(router, prefix="/admin")
+    app.include_router(mediators_router)
+    app.add_route("/{path:path}", gateway, methods=METHODS, include_in_schema=False)
+    app.add_middleware(RequestIdMiddleware)
+    return app

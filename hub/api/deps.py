@@ -1,0 +1,59 @@
+"""Dependencies every router shares: the runtime, a DB session per request, the admin check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from hub.auth import legacy
+from hub.auth.principal import Principal
+from hub.auth.service import CHALLENGE
+from hub.errors import Forbidden, Unauthenticated
+from hub.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """One DB transaction per request, committed when the handler returns."""
+    with runtime.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def authenticate_user(request: Request, runtime: RuntimeDep) -> Principal:
+    """An admin-API user by Basic, a user's bearer token, or OpenHIM's legacy token headers."""
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() == "basic" and credential:
+        return runtime.authenticator.basic_user(credential.strip())
+    if scheme.lower() == "bearer" and credential:
+        principal = runtime.authenticator.bearer(credential.strip())
+        if principal.kind != "user":
+            raise Forbidden("client tokens cannot use the admin API")
+        return principal
+    if "auth-token" in request.headers:
+        return legacy.authenticate_headers(runtime.authenticator, request.headers)
+    raise Unauthenticated("authentication required", headers=CHALLENGE)
+
+
+UserDep = Annotated[Principal, Depends(authenticate_user)]
+
+
+def require_admin(principal: UserDep) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden(f"{principal.name} is not in the admin group")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

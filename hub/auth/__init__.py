@@ -1,0 +1,1 @@
+"""Authentication: admin users, clients, API tokens, lockout."""

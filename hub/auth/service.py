@@ -1,0 +1,240 @@
+"""Authentication rules: Basic, bearer tokens, certificate fingerprints, lockout, bootstrap.
+
+Every check answers either a :class:`Principal` or raises :class:`Unauthenticated`
+(401) / :class:`TooManyRequests` (429, locked out). Authorisation (403) is the
+caller's: channels check roles, the admin API checks the ``admin`` group.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hub.auth import passwords
+from hub.auth.cache import CredentialCache
+from hub.auth.models import ApiToken, AuthLockout, Client, User
+from hub.auth.principal import Principal
+from hub.db.base import utcnow
+from hub.db.session import Database
+from hub.errors import BadRequest, Conflict, TooManyRequests, Unauthenticated
+
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="hub", Bearer'}
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    lockout_s: float = 300.0
+
+
+def _unauthenticated(detail: str = "invalid credentials") -> Unauthenticated:
+    return Unauthenticated(detail, headers=CHALLENGE)
+
+
+def parse_basic(header_value: str) -> tuple[str, str]:
+    """Split a ``Basic`` credential into (username, password)."""
+    try:
+        raw = base64.b64decode(header_value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise _unauthenticated("malformed Basic credentials") from exc
+    user, sep, password = raw.partition(":")
+    if not sep or not user:
+        raise _unauthenticated("malformed Basic credentials")
+    return user, password
+
+
+def client_principal(client: Client, via: str) -> Principal:
+    return Principal(
+        "client", client.id, client.client_id, frozenset(client.roles), tuple(client.org_units), via
+    )
+
+
+def user_principal(user: User, via: str) -> Principal:
+    return Principal("user", user.id, user.email, frozenset(user.groups), (), via)
+
+
+# -- lockout -----------------------------------------------------------------------------------------
+
+
+def check_lockout(session: Session, principal_key: str) -> None:
+    """Raise 429 while ``principal_key`` is locked out."""
+    row = session.get(AuthLockout, principal_key)
+    if row is not None and row.locked_until is not None and row.locked_until > utcnow():
+        retry = max(1, int((row.locked_until - utcnow()).total_seconds()))
+        raise TooManyRequests(
+            "too many failed authentication attempts; try again later", headers={"Retry-After": str(retry)}
+        )
+
+
+def record_failure(session: Session, principal_key: str, policy: LockoutPolicy) -> None:
+    """Count one failure; lock the principal when the count reaches the limit within the window."""
+    now = utcnow()
+    window = timedelta(seconds=policy.lockout_s)
+    row = session.get(AuthLockout, principal_key)
+    if row is None:
+        row = AuthLockout(principal=principal_key, failures=0, last_failure_at=now)
+        session.add(row)
+    if now - row.last_failure_at > window:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+    if row.failures >= policy.max_failures:
+        row.locked_until = now + window
+    session.flush()
+
+
+def clear_failures(session: Session, principal_key: str) -> None:
+    session.execute(delete(AuthLockout).where(AuthLockout.principal == principal_key))
+
+
+# -- authenticators ----------------------------------------------------------------------------------
+
+
+class Authenticator:
+    """Checks credentials in short DB transactions of its own, so a recorded failure survives the 401.
+
+    Successes are remembered for the cache TTL, so argon2 runs once per client per TTL.
+    """
+
+    def __init__(self, db: Database, cache: CredentialCache, policy: LockoutPolicy) -> None:
+        self.db = db
+        self.cache = cache
+        self.policy = policy
+
+    def verified(
+        self, key: str, check: Callable[[Session], Principal | None], fail: Unauthenticated | None = None
+    ) -> Principal:
+        """Run ``check`` under lockout rules: a ``None`` counts as a failure and raises 401."""
+        with self.db.session() as session:
+            check_lockout(session, key)
+            principal = check(session)
+            if principal is None:
+                record_failure(session, key, self.policy)
+            else:
+                clear_failures(session, key)
+        if principal is None:
+            raise fail or _unauthenticated()
+        return principal
+
+    def _password(self, kind: str, credential: str) -> Principal:
+        cached = self.cache.get(f"basic-{kind}", credential)
+        if cached is not None:
+            return cached
+        name, password = parse_basic(credential)
+
+        def check(session: Session) -> Principal | None:
+            if kind == "client":
+                client = session.scalar(select(Client).where(Client.client_id == name))
+                ok = passwords.verify_password(client.password_hash if client else None, password)
+                return client_principal(client, "basic") if ok and client and client.enabled else None
+            user = session.scalar(select(User).where(User.email == name))
+            ok = passwords.verify_password(user.password_hash if user else None, password)
+            return user_principal(user, "basic") if ok and user else None
+
+        principal = self.verified(f"{kind}:{name}", check)
+        self.cache.put(f"basic-{kind}", credential, principal)
+        return principal
+
+    def basic_client(self, credential: str) -> Principal:
+        return self._password("client", credential)
+
+    def basic_user(self, credential: str) -> Principal:
+        return self._password("user", credential)
+
+    def bearer(self, token: str) -> Principal:
+        """A token owned by a client or a user; expired or revoked tokens are refused."""
+        cached = self.cache.get("bearer", token)
+        if cached is not None:
+            return cached
+        with self.db.session() as session:
+            row = session.scalar(select(ApiToken).where(ApiToken.token_hash == passwords.hash_token(token)))
+            now = utcnow()
+            if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+                raise _unauthenticated("invalid, expired or revoked token")
+            principal: Principal | None = None
+            if row.client_pk is not None:
+                client = session.get(Client, row.client_pk)
+                principal = client_principal(client, "token") if client and client.enabled else None
+            elif row.user_pk is not None:
+                user = session.get(User, row.user_pk)
+                principal = user_principal(user, "token") if user else None
+        if principal is None:
+            raise _unauthenticated("token owner is disabled or gone")
+        self.cache.put("bearer", token, principal)
+        return principal
+
+    def certificate(self, fingerprint: str) -> Principal:
+        """A client identified by its TLS certificate's SHA-256 fingerprint."""
+        fingerprint = normalise_fingerprint(fingerprint)
+        cached = self.cache.get("cert", fingerprint)
+        if cached is not None:
+            return cached
+        with self.db.session() as session:
+            client = session.scalar(select(Client).where(Client.cert_fingerprint == fingerprint))
+            principal = client_principal(client, "certificate") if client and client.enabled else None
+        if principal is None:
+            raise _unauthenticated("client certificate not recognised")
+        self.cache.put("cert", fingerprint, principal)
+        return principal
+
+
+def normalise_fingerprint(fingerprint: str) -> str:
+    """``AB:CD:...`` or ``abcd...`` → lower-case hex without separators."""
+    return fingerprint.replace(":", "").strip().lower()
+
+
+# -- tokens and bootstrap ----------------------------------------------------------------------------
+
+
+def issue_token(
+    session: Session,
+    *,
+    name: str,
+    client: Client | None = None,
+    user: User | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[str, ApiToken]:
+    """Create a token; the plaintext is returned here and never again."""
+    if (client is None) == (user is None):
+        raise BadRequest("a token belongs to exactly one client or one user")
+    plaintext = passwords.new_token()
+    row = ApiToken(
+        token_hash=passwords.hash_token(plaintext),
+        prefix=plaintext[:10],
+        name=name,
+        client_pk=client.id if client else None,
+        user_pk=user.id if user else None,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return plaintext, row
+
+
+def create_user(
+    session: Session, *, email: str, password: str, groups: list[str], legacy_token_auth: bool = False
+) -> User:
+    """An admin-API user; ``legacy_token_auth`` also keeps OpenHIM's sha512 passhash."""
+    if session.scalar(select(User).where(User.email == email)) is not None:
+        raise Conflict(f"user {email!r} already exists")
+    user = User(email=email, password_hash=passwords.hash_password(password), groups=groups)
+    if legacy_token_auth:
+        user.legacy_salt = secrets.token_hex(16)
+        user.legacy_passhash = passwords.sha512_hex(user.legacy_salt + password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def bootstrap_admin(session: Session, *, email: str | None, password: str | None) -> User | None:
+    """Create the first admin from the environment when no user exists yet."""
+    if not email or not password or session.scalar(select(User.id).limit(1)) is not None:
+        return None
+    return create_user(session, email=email, password=password, groups=["admin"], legacy_token_auth=True)

@@ -1,0 +1,1 @@
+"""Channels and routes: which requests go where."""

@@ -1,0 +1,135 @@
+"""What a channel is, as YAML, the admin API and mediators' default channels describe it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+
+class RouteAuth(BaseModel):
+    """Credentials the hub presents upstream; secrets come from the environment, never the file."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["basic", "bearer", "apitoken"]
+    username: str | None = None
+    secret_env: str = Field(description="environment variable holding the password or token")
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    url: HttpUrl = Field(description="upstream base URL; the (rewritten) request path is appended")
+    primary: bool = False
+    queued: bool = Field(False, description="primary only: answer 202 now, deliver through the outbox")
+    path: str | None = Field(None, description="fixed upstream path, replacing the request path")
+    path_transform: str | None = Field(None, description="sed-style s/from/to/[g] on the request path")
+    timeout_s: float | None = None
+    auth: RouteAuth | None = None
+    forward_auth: bool = Field(False, description="pass the client's Authorization header upstream")
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_attempts: int | None = Field(None, ge=1, description="outbox attempts before dead-lettering")
+
+    @field_validator("path_transform")
+    @classmethod
+    def _sed(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_sed(value)
+        return value
+
+
+class BodyPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    store_request: bool = True
+    store_response: bool = True
+    max_request_bytes: int | None = Field(None, ge=0, description="bigger requests get 413")
+    max_stored_bytes: int = Field(64 * 1024, ge=0, description="stored bodies are cut at this size")
+    redact_fields: list[str] = Field(default_factory=list, description="JSON keys masked wherever they occur")
+    redact_headers: list[str] = Field(default_factory=list)
+
+
+class ChannelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    url_pattern: str = Field(description="regex matched against the whole request path")
+    methods: list[str] = Field(default_factory=lambda: sorted(METHODS))
+    content_types: list[str] = Field(default_factory=list, description="empty means any")
+    allowed_roles: list[str] = Field(default_factory=list)
+    public: bool = Field(False, description="no authentication at all")
+    priority: int = 0
+    routes: list[Route] = Field(min_length=1)
+    timeout_s: float | None = None
+    body_policy: BodyPolicy = Field(default_factory=BodyPolicy)
+    enabled: bool = True
+
+    @field_validator("url_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"url_pattern is not a valid regex: {exc}") from exc
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        upper = [m.upper() for m in value]
+        unknown = set(upper) - METHODS
+        if unknown:
+            raise ValueError(f"unknown HTTP methods: {sorted(unknown)}")
+        return upper
+
+    @model_validator(mode="after")
+    def _one_primary(self) -> ChannelSpec:
+        primaries = [r for r in self.routes if r.primary]
+        if len(primaries) != 1:
+            raise ValueError(f"a channel needs exactly one primary route, found {len(primaries)}")
+        if any(r.queued and not r.primary for r in self.routes):
+            raise ValueError("only the primary route can be queued: secondary routes always are")
+        if any(r.forward_auth and (r.queued or not r.primary) for r in self.routes):
+            raise ValueError(
+                "forward_auth works only on a synchronous primary route: queued deliveries "
+                "never store the client's credentials"
+            )
+        names = [r.name for r in self.routes]
+        if len(set(names)) != len(names):
+            raise ValueError("route names must be unique within a channel")
+        if not self.public and not self.allowed_roles:
+            raise ValueError("a non-public channel needs allowed_roles")
+        return self
+
+
+class ChannelOut(ChannelSpec):
+    id: int
+    source: str
+    version: int
+
+
+class ChannelAuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    channel_name: str
+    action: str
+    actor: str
+    at: Any
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def parse_sed(expr: str) -> tuple[re.Pattern[str], str, int]:
+    """``s/from/to/`` or ``s/from/to/g`` → (pattern, replacement, count); count 0 means all."""
+    if len(expr) < 4 or expr[0] != "s":
+        raise ValueError(f"path_transform must look like s/from/to/ : {expr!r}")
+    parts = expr[2:].split(expr[1])
+    if len(parts) != 3 or parts[2] not in ("", "g"):
+        raise ValueError(f"path_transform must look like s/from/to/ or s/from/to/g : {expr!r}")
+    try:
+        pattern = re.compile(parts[0])
+    except re.error as exc:
+        raise ValueError(f"path_transform pattern is not a valid regex: {exc}") from exc
+    return pattern, parts[1], 0 if parts[2] == "g" else 1

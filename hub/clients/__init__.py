@@ -1,0 +1,1 @@
+"""Clients: the systems allowed to send requests through channels."""

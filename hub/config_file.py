@@ -1,0 +1,60 @@
+"""The YAML file's ``clients`` and ``channels``: validated, then made to exist in the DB at start-up."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.orm import Session
+
+from hub.channels import service as channel_service
+from hub.channels.schemas import ChannelSpec
+from hub.clients import service as client_service
+from hub.settings import load_yaml
+
+
+class ClientConfig(BaseModel):
+    """A client as the YAML file declares it; its password comes from an env var or a stored hash."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: str
+    name: str
+    roles: list[str] = Field(default_factory=list)
+    password_env: str | None = None
+    password_hash: str | None = None
+    cert_fingerprint: str | None = None
+    org_units: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ClientConfig:
+        if self.password_env and self.password_hash:
+            raise ValueError("give password_env or password_hash, not both")
+        return self
+
+
+class HubFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    clients: list[ClientConfig] = Field(default_factory=list)
+    channels: list[ChannelSpec] = Field(default_factory=list)
+
+
+def read(path: str | None) -> HubFile:
+    """Parse and validate the file; errors name the entry that is wrong."""
+    data: dict[str, Any] = load_yaml(path)
+    try:
+        return HubFile.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def apply(session: Session, hub_file: HubFile) -> None:
+    """Create or update the file's clients and channels."""
+    for client in hub_file.clients:
+        password = os.environ.get(client.password_env) if client.password_env else None
+        if client.password_env and password is None:
+            raise ValueError(
+                f"client {client.client_id}: environment variable {client.password_env} is not set"
+            )
+        client_service.upsert_from_config(session, config=client, password=password)
+    channel_service.sync_from_config(session, hub_file.channels)

@@ -1,0 +1,142 @@
+"""Turning a received request into the upstream request one route asks for, and sending it."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from hub.channels.schemas import Route, RouteAuth, parse_sed
+from hub.errors import UpstreamError, UpstreamTimeout
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+NOT_FORWARDED = HOP_BY_HOP | {
+    "authorization",
+    "cookie",
+    "auth-username",
+    "auth-ts",
+    "auth-salt",
+    "auth-token",
+}
+RESPONSE_DROPPED = HOP_BY_HOP | {"content-encoding", "server", "date"}
+
+
+@dataclass(slots=True)
+class GatewayRequest:
+    """A request as the gateway sees it, whether it came over HTTP or from a rerun."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+@dataclass(slots=True)
+class UpstreamResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    started: datetime
+    elapsed_ms: float
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def upstream_path(route: Route, path: str) -> str:
+    if route.path is not None:
+        return route.path
+    if route.path_transform:
+        pattern, replacement, count = parse_sed(route.path_transform)
+        return pattern.sub(replacement, path, count=count)
+    return path
+
+
+def upstream_url(route: Route, request: GatewayRequest) -> str:
+    base = str(route.url).rstrip("/")
+    url = base + upstream_path(route, request.path)
+    return f"{url}?{request.query}" if request.query else url
+
+
+def route_credentials(auth: RouteAuth | None) -> dict[str, str]:
+    """The Authorization header a route presents upstream, read from the environment at send time."""
+    if auth is None:
+        return {}
+    secret = os.environ.get(auth.secret_env)
+    if secret is None:
+        raise UpstreamError(f"upstream credentials: environment variable {auth.secret_env} is not set")
+    if auth.type == "basic":
+        token = base64.b64encode(f"{auth.username or ''}:{secret}".encode()).decode()
+        return {"authorization": f"Basic {token}"}
+    if auth.type == "apitoken":
+        return {"authorization": f"ApiToken {secret}"}
+    return {"authorization": f"Bearer {secret}"}
+
+
+def upstream_headers(
+    route: Route, request: GatewayRequest, transaction_id: int, *, credentials: bool = True
+) -> dict[str, str]:
+    """Headers for the upstream call; ``credentials=False`` leaves out everything secret (for storage)."""
+    headers = {k: v for k, v in request.headers.items() if k not in NOT_FORWARDED}
+    if credentials and route.forward_auth and "authorization" in request.headers:
+        headers["authorization"] = request.headers["authorization"]
+    headers.update({k.lower(): v for k, v in route.headers.items()})
+    if credentials:
+        headers.update(route_credentials(route.auth))
+    headers["x-openhim-transactionid"] = str(transaction_id)
+    headers["x-request-id"] = request.request_id
+    return headers
+
+
+def response_headers(headers: httpx.Headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in RESPONSE_DROPPED}
+
+
+async def send(
+    http: httpx.AsyncClient, *, method: str, url: str, headers: dict[str, str], body: bytes, timeout_s: float
+) -> UpstreamResult:
+    """One upstream call; connection failures and timeouts raise 502/504 with the timing attached."""
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    try:
+        response = await http.request(method, url, headers=headers, content=body or None, timeout=timeout_s)
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeout(
+            f"upstream did not answer within {timeout_s:g}s",
+            extra={"elapsed_ms": (time.perf_counter() - t0) * 1000},
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            f"upstream unreachable: {type(exc).__name__}",
+            extra={"elapsed_ms": (time.perf_counter() - t0) * 1000},
+        ) from exc
+    return UpstreamResult(
+        response.status_code,
+        response_headers(response.headers),
+        response.content,
+        started,
+        (time.perf_counter() - t0) * 1000,
+    )

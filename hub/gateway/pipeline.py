@@ -1,0 +1,271 @@
+"""The spine: log the request, call the primary route, queue the rest, close the transaction.
+
+open (Processing) ─▶ primary route ─▶ close (status, orchestrations) + outbox deliveries
+                    └ queued primary: close as Pending Async, the worker settles it later
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from pydantic import ValidationError
+
+from hub import metrics
+from hub.auth.principal import Principal
+from hub.channels.schemas import BodyPolicy, Route
+from hub.channels.service import CompiledChannel
+from hub.errors import HubError, PayloadTooLarge, UpstreamError
+from hub.gateway import forward
+from hub.gateway.body_policy import stored_body, stored_headers
+from hub.gateway.forward import GatewayRequest, UpstreamResult
+from hub.mediators.response import CONTENT_TYPE as OPENHIM_CONTENT_TYPE
+from hub.mediators.response import MediatorResponse
+from hub.outbox.service import DeliverySpec, enqueue
+from hub.runtime import Runtime
+from hub.transactions import service as transactions
+from hub.transactions.models import Status
+
+log = logging.getLogger("hub.gateway")
+
+
+@dataclass(slots=True)
+class GatewayResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    transaction_id: int
+    transaction_status: Status
+
+
+def status_for(code: int) -> Status:
+    """OpenHIM's rule for a primary route's HTTP status."""
+    if 200 <= code < 300:
+        return Status.SUCCESSFUL
+    return Status.FAILED if code >= 500 else Status.COMPLETED
+
+
+def check_size(body_size: int, policy: BodyPolicy, hub_max: int) -> None:
+    cap = min(policy.max_request_bytes or hub_max, hub_max)
+    if body_size > cap:
+        raise PayloadTooLarge(
+            f"request body of {body_size} bytes is over this channel's limit of {cap} bytes"
+        )
+
+
+def _text(body: bytes, policy: BodyPolicy, content_type: str | None, store: bool) -> str | None:
+    return stored_body(body, content_type, policy, store=store)[0]
+
+
+def _orchestration(
+    route: Route,
+    method: str,
+    url: str,
+    result: UpstreamResult | None,
+    policy: BodyPolicy,
+    request: GatewayRequest,
+    error: HubError | None = None,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": route.name,
+        "request": {
+            "method": method,
+            "url": url,
+            "body": _text(request.body, policy, request.content_type, policy.store_request),
+        },
+    }
+    if result is not None:
+        doc["request"]["timestamp"] = result.started.isoformat()
+        doc["response"] = {
+            "status": result.status,
+            "timestamp": result.started.isoformat(),
+            "body": _text(result.body, policy, result.headers.get("content-type"), policy.store_response),
+        }
+        doc["duration_ms"] = round(result.elapsed_ms, 3)
+    if error is not None:
+        doc["error"] = {"message": error.detail, **error.extra}
+    return doc
+
+
+def _delivery(
+    route: Route, request: GatewayRequest, transaction_id: int, runtime: Runtime, timeout_s: float
+) -> DeliverySpec:
+    """A queued call; its credentials are not stored but derived from ``auth`` when it is sent."""
+    return DeliverySpec(
+        route_name=route.name,
+        method=request.method,
+        url=forward.upstream_url(route, request),
+        headers=forward.upstream_headers(route, request, transaction_id, credentials=False),
+        body=request.body or None,
+        timeout_s=timeout_s,
+        max_attempts=route.max_attempts or runtime.settings.outbox_max_attempts,
+        primary=route.primary,
+        auth=route.auth.model_dump() if route.auth else None,
+    )
+
+
+def _mediator_reply(result: UpstreamResult) -> MediatorResponse | None:
+    if not result.headers.get("content-type", "").startswith(OPENHIM_CONTENT_TYPE):
+        return None
+    try:
+        return MediatorResponse.model_validate_json(result.body)
+    except ValidationError as exc:
+        raise UpstreamError(
+            f"mediator returned an invalid {OPENHIM_CONTENT_TYPE} response: "
+            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
+        ) from exc
+
+
+def _encode(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body.encode() if isinstance(body, str) else orjson.dumps(body)
+
+
+async def process(
+    runtime: Runtime,
+    channel: CompiledChannel,
+    principal: Principal | None,
+    request: GatewayRequest,
+    *,
+    parent_id: int | None = None,
+) -> GatewayResponse:
+    """Run one request through ``channel``; the transaction is written before any upstream call."""
+    spec = channel.spec
+    policy = spec.body_policy
+    check_size(len(request.body), policy, runtime.settings.max_body_bytes)
+    body_text, exact = stored_body(request.body, request.content_type, policy, store=policy.store_request)
+    opening = transactions.Opening(
+        request_id=request.request_id,
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        client_id=principal.name if principal and principal.kind == "client" else None,
+        channel_pk=channel.id,
+        channel_name=channel.name,
+        request_headers=stored_headers(request.headers, policy),
+        request_body=body_text,
+        request_body_size=len(request.body),
+        request_stored=exact and policy.store_request,
+        parent_id=parent_id,
+    )
+    t0 = time.perf_counter()
+    tx_id, started = await to_thread.run_sync(_open, runtime, opening)
+
+    primary = next(r for r in spec.routes if r.primary)
+    timeout_for = lambda r: r.timeout_s or spec.timeout_s or runtime.settings.upstream_timeout_s  # noqa: E731
+    deliveries = [
+        _delivery(r, request, tx_id, runtime, timeout_for(r))
+        for r in spec.routes
+        if not r.primary or r.queued
+    ]
+
+    if primary.queued:
+        body = orjson.dumps(
+            {
+                "transactionId": tx_id,
+                "status": Status.PENDING_ASYNC.value,
+                "message": f"accepted; delivery to {primary.name} is queued",
+            }
+        )
+        response = GatewayResponse(
+            202, {"content-type": "application/json"}, body, tx_id, Status.PENDING_ASYNC
+        )
+        closing = transactions.Closing(Status.PENDING_ASYNC, 202, response.headers, body.decode(), [], {})
+    else:
+        response, closing = await _call_primary(
+            runtime, primary, request, tx_id, policy, timeout_for(primary)
+        )
+
+    await to_thread.run_sync(_close, runtime, tx_id, closing, started, deliveries)
+    metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
+    return response
+
+
+async def _call_primary(
+    runtime: Runtime, route: Route, request: GatewayRequest, tx_id: int, policy: BodyPolicy, timeout_s: float
+) -> tuple[GatewayResponse, transactions.Closing]:
+    url = forward.upstream_url(route, request)
+    try:
+        result = await forward.send(
+            runtime.http,
+            method=request.method,
+            url=url,
+            headers=forward.upstream_headers(route, request, tx_id),
+            body=request.body,
+            timeout_s=timeout_s,
+        )
+        reply = _mediator_reply(result)
+    except UpstreamError as exc:
+        log.warning("primary route failed", extra={"route": route.name, "error": exc.detail})
+        problem = {
+            "type": "about:blank",
+            "title": exc.title,
+            "status": exc.status,
+            "detail": exc.detail,
+            "transactionId": tx_id,
+        }
+        body = orjson.dumps(problem)
+        headers = {"content-type": "application/problem+json"}
+        closing = transactions.Closing(
+            Status.FAILED,
+            exc.status,
+            headers,
+            body.decode(),
+            [_orchestration(route, request.method, url, None, policy, request, exc)],
+            {},
+            error={"message": exc.detail},
+        )
+        return GatewayResponse(exc.status, headers, body, tx_id, Status.FAILED), closing
+
+    orchestration = _orchestration(route, request.method, url, result, policy, request)
+    if reply is None:
+        status = status_for(result.status)
+        closing = transactions.Closing(
+            status,
+            result.status,
+            stored_headers(result.headers, policy),
+            _text(result.body, policy, result.headers.get("content-type"), policy.store_response),
+            [orchestration],
+            {},
+        )
+        return GatewayResponse(result.status, result.headers, result.body, tx_id, status), closing
+
+    body = _encode(reply.response.body)
+    headers = {str(k).lower(): str(v) for k, v in reply.response.headers.items()}
+    headers.setdefault(
+        "content-type", "application/json" if not isinstance(reply.response.body, str) else "text/plain"
+    )
+    closing = transactions.Closing(
+        reply.status,
+        reply.response.status,
+        stored_headers(headers, policy),
+        _text(body, policy, headers.get("content-type"), policy.store_response),
+        [orchestration, *(o.model_dump(mode="json", exclude_none=True) for o in reply.orchestrations)],
+        reply.properties,
+        error=None if reply.error is None else {"message": str(reply.error)},
+        mediator_urn=reply.urn,
+    )
+    return GatewayResponse(reply.response.status, headers, body, tx_id, reply.status), closing
+
+
+def _open(runtime: Runtime, opening: transactions.Opening) -> tuple[int, datetime]:
+    with runtime.db.session() as session:
+        return transactions.open_transaction(session, opening)
+
+
+def _close(
+    runtime: Runtime,
+    tx_id: int,
+    closing: transactions.Closing,
+    started: datetime,
+    deliveries: list[DeliverySpec],
+) -> None:
+    with runtime.db.session() as session:
+        transactions.close_transaction(session, tx_id, closing, started)
+        enqueue(session, transaction_id=tx_id, deliveries=deliveries)

@@ -1,0 +1,87 @@
+"""The catch-all HTTP endpoint: match a channel, authenticate, authorise, read the body, run the pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.auth.principal import Principal
+from hub.auth.service import CHALLENGE
+from hub.channels.service import CompiledChannel
+from hub.errors import Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
+from hub.gateway.forward import GatewayRequest
+from hub.gateway.pipeline import check_size, process
+from hub.logs import request_id
+from hub.runtime import Runtime
+
+log = logging.getLogger("hub.gateway")
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
+    """A client by certificate, bearer token or Basic, in that order."""
+    tls = request.scope.get("extensions", {}).get("tls", {})
+    if tls.get("client_cert_fingerprint"):
+        return await to_thread.run_sync(runtime.authenticator.certificate, tls["client_cert_fingerprint"])
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        principal = await to_thread.run_sync(runtime.authenticator.bearer, credential.strip())
+        if principal.kind != "client":
+            raise Forbidden("admin-user tokens cannot call channels; use a client's token")
+        return principal
+    if scheme.lower() == "basic" and credential:
+        return await to_thread.run_sync(runtime.authenticator.basic_client, credential.strip())
+    raise Unauthenticated("authentication required", headers=CHALLENGE)
+
+
+def authorise(channel: CompiledChannel, principal: Principal) -> None:
+    if not principal.roles & channel.allowed_roles:
+        raise Forbidden(f"client {principal.name!r} has none of the roles channel {channel.name!r} allows")
+
+
+async def read_body(request: Request, cap: int) -> bytes:
+    """Read at most ``cap`` bytes; a bigger body is refused as soon as it passes the cap."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise PayloadTooLarge(f"request body of {declared} bytes is over this channel's limit of {cap} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(f"request body is over this channel's limit of {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def gateway(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    channel = runtime.channels.match(request.method, request.url.path)
+    principal = None if channel.public else await authenticate_client(runtime, request)
+    if principal is not None:
+        authorise(channel, principal)
+    if not channel.accepts_content_type(request.headers.get("content-type")):
+        raise UnsupportedMediaType(
+            f"channel {channel.name!r} accepts {', '.join(channel.content_types)}, "
+            f"not {request.headers.get('content-type') or 'a request without a content type'}"
+        )
+    policy = channel.spec.body_policy
+    cap = min(policy.max_request_bytes or runtime.settings.max_body_bytes, runtime.settings.max_body_bytes)
+    body = await read_body(request, cap + 1)
+    check_size(len(body), policy, runtime.settings.max_body_bytes)
+    incoming = GatewayRequest(
+        request.method,
+        request.url.path,
+        request.url.query,
+        {k.lower(): v for k, v in request.headers.items()},
+        body,
+        request_id.get() or "",
+    )
+    result = await process(runtime, channel, principal, incoming)
+    headers = dict(result.headers)
+    headers["x-hub-transaction-id"] = str(result.transaction_id)
+    return Response(result.body, status_code=result.status, headers=headers)

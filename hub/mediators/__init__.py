@@ -1,0 +1,1 @@
+"""The OpenHIM-compatible mediator registry."""

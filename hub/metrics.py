@@ -1,0 +1,48 @@
+"""Prometheus metrics: request counts and durations by channel and status, plus DB-derived gauges.
+
+Counters live in one process-wide registry; gauges that describe shared state
+(outbox depth and age, mediator heartbeat age) are read from the DB at scrape time
+by collectors each module registers with :func:`register_gauges`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry()
+
+REQUESTS = Counter("hub_requests", "Requests through channels", ["channel", "status"], registry=REGISTRY)
+DURATION = Histogram(
+    "hub_request_duration_seconds",
+    "Time from receipt to response, by channel",
+    ["channel"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+GaugeReader = Callable[[], Iterable[Metric]]
+
+
+def observe_request(channel: str, status: str, seconds: float) -> None:
+    REQUESTS.labels(channel, status).inc()
+    DURATION.labels(channel).observe(seconds)
+
+
+class _Readers(Collector):
+    def __init__(self, readers: list[GaugeReader]) -> None:
+        self.readers = readers
+
+    def collect(self) -> Iterable[Metric]:
+        for reader in self.readers:
+            yield from reader()
+
+
+def exposition(readers: list[GaugeReader]) -> bytes:
+    """The text format: process-wide counters followed by the DB gauges read now."""
+    scrape = CollectorRegistry()
+    scrape.register(_Readers(readers))
+    return generate_latest(REGISTRY) + generate_latest(scrape)

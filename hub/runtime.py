@@ -1,0 +1,55 @@
+"""The long-lived objects one hub process shares: settings, database, authenticator, HTTP client, channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hub.auth.cache import CredentialCache
+from hub.auth.service import Authenticator, LockoutPolicy
+from hub.channels import service as channel_service
+from hub.channels.service import ChannelTable
+from hub.db.session import Database
+from hub.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    http: httpx.AsyncClient = field(repr=False)
+    channels: ChannelTable = field(default_factory=lambda: ChannelTable([]))
+    _channels_seen: tuple[Any, ...] | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, db: Database | None = None) -> Runtime:
+        cache = CredentialCache(settings.secret_key.get_secret_value().encode(), settings.auth_cache_ttl_s)
+        policy = LockoutPolicy(settings.auth_max_failures, settings.auth_lockout_s)
+        http = httpx.AsyncClient(
+            timeout=settings.upstream_timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        )
+        db = db or Database(settings.database_url)
+        return cls(settings, db, Authenticator(db, cache, policy), http)
+
+    def reload_channels(self, *, force: bool = False) -> bool:
+        """Recompile the channel table when any channel changed (in this process or another)."""
+        with self.db.session() as session:
+            seen = channel_service.fingerprint(session)
+            if not force and seen == self._channels_seen:
+                return False
+            self.channels = ChannelTable(channel_service.list_channels(session))
+            self._channels_seen = seen
+        return True
+
+    def credentials_changed(self) -> None:
+        """Forget cached credentials after a client, user or token changed."""
+        self.authenticator.cache.clear()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.db.dispose()

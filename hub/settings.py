@@ -1,0 +1,107 @@
+"""Hub settings: one YAML file (``HUB_CONFIG``) overlaid by ``HUB_*`` environment variables.
+
+The YAML file's top-level scalar keys are settings (``database_url: ...``); its
+``clients`` and ``channels`` lists are read by :mod:`hub.config_file`.
+Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-key"}
+
+
+def load_yaml(path: str | Path | None) -> dict[str, Any]:
+    """Read the hub YAML file; a missing path means an empty config."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the top level must be a mapping")
+    return data
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        raise NotImplementedError
+
+    def __call__(self) -> dict[str, Any]:
+        data = load_yaml(os.environ.get("HUB_CONFIG"))
+        return {k: v for k, v in data.items() if k in Settings.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    config: str | None = Field(default=None, description="path of the YAML config file")
+    database_url: str = "sqlite:///./hub.db"
+    secret_key: SecretStr = SecretStr("dev-secret-key")
+
+    host: str = "127.0.0.1"
+    port: int = 5001
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    upstream_timeout_s: float = 30.0
+
+    auth_max_failures: int = 5
+    auth_lockout_s: float = 300.0
+    auth_cache_ttl_s: float = 60.0
+
+    embedded_worker: bool = True
+    outbox_poll_s: float = 1.0
+    outbox_batch: int = 20
+    outbox_max_attempts: int = 10
+    outbox_backoff_base_s: float = 2.0
+    outbox_backoff_max_s: float = 3600.0
+    outbox_lease_s: float = 120.0
+
+    mediator_heartbeat_stale_s: float = 60.0
+
+    body_cull_after_days: float | None = 30.0
+    purge_after_days: float | None = 365.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("HUB_SECRET_KEY must be set to a real secret when HUB_ENV=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

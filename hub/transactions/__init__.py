@@ -1,0 +1,1 @@
+"""The transaction log: every request through the hub, with its orchestrations."""

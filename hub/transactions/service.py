@@ -1,0 +1,190 @@
+"""Transaction log rules: open before work, close with status and orchestrations, list, recover, retain.
+
+The hot-path writes are single Core statements (no ORM unit of work) to keep the
+per-request cost of logging small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from hub.db.base import utcnow
+from hub.errors import BadRequest, NotFound
+from hub.transactions.models import Status, Transaction
+
+FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
+
+
+@dataclass(slots=True)
+class Opening:
+    """What is known of a request before any work: written as the Processing row."""
+
+    request_id: str
+    method: str
+    path: str
+    query: str
+    client_id: str | None
+    channel_pk: int | None
+    channel_name: str | None
+    request_headers: dict[str, str]
+    request_body: str | None
+    request_body_size: int
+    request_stored: bool
+    parent_id: int | None = None
+
+
+@dataclass(slots=True)
+class Closing:
+    status: Status
+    response_status: int | None
+    response_headers: dict[str, str] | None
+    response_body: str | None
+    orchestrations: list[dict[str, Any]]
+    properties: dict[str, Any]
+    error: dict[str, Any] | None = None
+    mediator_urn: str | None = None
+
+
+def open_transaction(session: Session, opening: Opening) -> tuple[int, datetime]:
+    """Write the Processing row; returns its id and start time."""
+    values = {k: getattr(opening, k) for k in Opening.__slots__}
+    started = utcnow()
+    tx_id = session.execute(
+        insert(Transaction)
+        .values(**values, status=Status.PROCESSING, started_at=started, orchestrations=[], properties={})
+        .returning(Transaction.id)
+    ).scalar_one()
+    return tx_id, started
+
+
+def close_transaction(session: Session, transaction_id: int, closing: Closing, started: datetime) -> None:
+    """Record the outcome; the caller adds any deliveries in the same DB transaction."""
+    finished = utcnow()
+    values = {k: getattr(closing, k) for k in Closing.__slots__}
+    session.execute(
+        update(Transaction)
+        .where(Transaction.id == transaction_id)
+        .values(**values, finished_at=finished, duration_ms=(finished - started).total_seconds() * 1000)
+    )
+
+
+def get(session: Session, transaction_id: int) -> Transaction:
+    row = session.get(Transaction, transaction_id)
+    if row is None:
+        raise NotFound(f"transaction {transaction_id} does not exist")
+    return row
+
+
+@dataclass(slots=True)
+class Filters:
+    status: str | None = None
+    channel: str | None = None
+    client_id: str | None = None
+    parent_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, query: Any) -> Any:
+        if self.status:
+            if self.status not in {s.value for s in Status}:
+                raise BadRequest(f"unknown status {self.status!r}; one of {[s.value for s in Status]}")
+            query = query.where(Transaction.status == self.status)
+        if self.channel:
+            query = query.where(Transaction.channel_name == self.channel)
+        if self.client_id:
+            query = query.where(Transaction.client_id == self.client_id)
+        if self.parent_id is not None:
+            query = query.where(Transaction.parent_id == self.parent_id)
+        if self.since:
+            query = query.where(Transaction.started_at >= self.since)
+        if self.until:
+            query = query.where(Transaction.started_at < self.until)
+        return query
+
+
+def list_page(
+    session: Session, *, filters: Filters, before_id: int | None = None, limit: int = 50
+) -> list[Transaction]:
+    """Newest first; pass the last id seen as ``before_id`` for the next page."""
+    query = filters.apply(select(Transaction)).order_by(Transaction.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Transaction.id < before_id)
+    return list(session.scalars(query))
+
+
+def ids_matching(session: Session, *, filters: Filters, limit: int) -> list[int]:
+    return list(session.scalars(filters.apply(select(Transaction.id)).order_by(Transaction.id).limit(limit)))
+
+
+def recover_processing(session: Session) -> int:
+    """Mark rows left in Processing by a crash as Failed; they keep their request for rerun."""
+    result = session.execute(
+        update(Transaction)
+        .where(Transaction.status == Status.PROCESSING)
+        .values(
+            status=Status.FAILED,
+            finished_at=utcnow(),
+            error={"message": "hub stopped while this request was in progress; rerun it if needed"},
+        )
+    )
+    return result.rowcount or 0
+
+
+def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Drop request/response bodies of transactions that started before ``now - older_than``.
+
+    The cutoff is computed from the retention age, never from the time of the last run,
+    so a late or missed run never leaves bodies behind.
+    """
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(
+        update(Transaction)
+        .where(Transaction.started_at < cutoff, Transaction.bodies_culled.is_(False))
+        .values(request_body=None, response_body=None, bodies_culled=True)
+    )
+    return result.rowcount or 0
+
+
+def purge(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete transactions that started before ``now - older_than``."""
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(delete(Transaction).where(Transaction.started_at < cutoff))
+    return result.rowcount or 0
+
+
+def mark_secondary_failure(session: Session, transaction_id: int) -> None:
+    """A secondary route gave up: a finished transaction becomes Completed with error(s)."""
+    session.execute(
+        update(Transaction)
+        .where(
+            Transaction.id == transaction_id, Transaction.status.in_([Status.SUCCESSFUL, Status.COMPLETED])
+        )
+        .values(status=Status.COMPLETED_WITH_ERRORS)
+    )
+
+
+def append_orchestration(
+    session: Session,
+    transaction_id: int,
+    orchestration: dict[str, Any],
+    *,
+    status: Status | None = None,
+    response: dict[str, Any] | None = None,
+) -> None:
+    """Add an orchestration (e.g. a queued delivery's outcome) and optionally settle the status."""
+    row = session.get(Transaction, transaction_id, with_for_update=True)
+    if row is None:
+        return
+    row.orchestrations = [*row.orchestrations, orchestration]
+    if status is not None:
+        row.status = status
+        row.finished_at = utcnow()
+    if response is not None:
+        row.response_status = response.get("status")
+        row.response_body = response.get("body")
+    session.flush()

@@ -1,0 +1,229 @@
+"""Shared fixtures: a fresh database per test on SQLite and PostgreSQL, a real upstream process,
+and the hub served over real HTTP on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from sqlalchemy import create_engine, text
+
+from hub.api.app import create_app
+from hub.db.migrate import upgrade
+from hub.db.session import Database
+from hub.runtime import Runtime
+from hub.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ADMIN = ("admin@hub.test", "admin-password-1")
+PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+# -- databases ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str | None:
+    """A migrated template database that each test clones (fast CREATE DATABASE … TEMPLATE)."""
+    if not PG_URL:
+        return None
+    name = f"hub_tpl_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    upgrade(PG_URL.rsplit("/", 1)[0] + "/" + name)
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _backends() -> list[Any]:
+    return [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not PG_URL, reason="HUB_TEST_POSTGRES_URL is not set (scripts/test and CI set it)"
+            ),
+        ),
+    ]
+
+
+@pytest.fixture(params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> Iterator[str]:
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "hub.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"hub_t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+# -- processes and servers ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[str]:
+    """A real upstream HTTP server in its own process; GET {url}/_requests lists what it received."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.upstream", str(port)], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def upstream_log(upstream: str) -> Any:
+    """Clears the upstream's record now; call it to read what arrived since."""
+    httpx.delete(f"{upstream}/_requests")
+    return lambda: httpx.get(f"{upstream}/_requests").json()
+
+
+class LiveHub:
+    """The hub running in uvicorn on a loopback port, in a thread of the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime = Runtime.create(settings)
+        self.app = create_app(settings, self.runtime)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveHub:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("hub did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=ADMIN, timeout=30)
+
+    def client(self, client_id: str, password: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(client_id, password), timeout=30)
+
+
+def write_config(tmp_path: Path, doc: dict[str, Any]) -> str:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def hub_settings(database_url: str, config: str | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "config": config,
+        "admin_email": ADMIN[0],
+        "admin_password": ADMIN[1],
+        "embedded_worker": False,
+        "log_format": "console",
+        "outbox_poll_s": 0.1,
+        "outbox_backoff_base_s": 0.05,
+        "outbox_backoff_max_s": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_hub(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """``make_hub(config_dict, **settings)`` starts a hub on the test's database; stopped at teardown."""
+    started: list[LiveHub] = []
+
+    def make(config: dict[str, Any] | None = None, **overrides: Any) -> LiveHub:
+        path = write_config(tmp_path, config) if config else None
+        hub = LiveHub(hub_settings(database_url, path, **overrides)).start()
+        started.append(hub)
+        return hub
+
+    yield make
+    for hub in started:
+        hub.stop()
+
+
+def channel(name: str, pattern: str, url: str, **extra: Any) -> dict[str, Any]:
+    """A minimal channel document with one primary route."""
+    routes = extra.pop("routes", None) or [{"name": f"{name}-primary", "url": url, "primary": True}]
+    return {
+        "name": name,
+        "url_pattern": pattern,
+        "allowed_roles": extra.pop("allowed_roles", ["partner"]),
+        "routes": routes,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
