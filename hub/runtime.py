@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
 from hub.auth.cache import CredentialCache
 from hub.auth.service import Authenticator, LockoutPolicy
@@ -36,14 +37,19 @@ class Runtime:
         db = db or Database(settings.database_url)
         return cls(settings, db, Authenticator(db, cache, policy), http)
 
-    def reload_channels(self, *, force: bool = False) -> bool:
-        """Recompile the channel table when any channel changed (in this process or another)."""
-        with self.db.session() as session:
-            seen = channel_service.fingerprint(session)
-            if not force and seen == self._channels_seen:
-                return False
-            self.channels = ChannelTable(channel_service.list_channels(session))
-            self._channels_seen = seen
+    def reload_channels(self, session: Session | None = None, *, force: bool = False) -> bool:
+        """Recompile the channel table when any channel changed (in this process or another).
+
+        Given the session that made a change, the table reflects it before the caller answers.
+        """
+        if session is None:
+            with self.db.session() as own:
+                return self.reload_channels(own, force=force)
+        seen = channel_service.fingerprint(session)
+        if not force and seen == self._channels_seen:
+            return False
+        self.channels = ChannelTable(channel_service.list_channels(session))
+        self._channels_seen = seen
         return True
 
     def credentials_changed(self) -> None:

@@ -60,10 +60,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> str | None:
+def pg_template() -> Iterator[str | None]:
     """A migrated template database that each test clones (fast CREATE DATABASE … TEMPLATE)."""
     if not PG_URL:
-        return None
+        yield None
+        return
     name = f"hub_tpl_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -125,7 +125,11 @@ def parse_sed(expr: str) -> tuple[re.Pattern[str], str, int]:
     """``s/from/to/`` or ``s/from/to/g`` → (pattern, replacement, count); count 0 means all."""
     if len(expr) < 4 or expr[0] != "s":
         raise ValueError(f"path_transform must look like s/from/to/ : {expr!r}")
-    parts = expr[2:].split(expr[1])
+    delimiter = expr[1]
+    # split on unescaped delimiters; an escaped one (\/) stands for itself
+    parts = [
+        p.replace("\\" + delimiter, delimiter) for p in re.split(r"(?<!\\)" + re.escape(delimiter), expr[2:])
+    ]
     if len(parts) != 3 or parts[2] not in ("", "g"):
         raise ValueError(f"path_transform must look like s/from/to/ or s/from/to/g : {expr!r}")
     try:

@@ -1,18 +1,45 @@
-"""Outbox rules: enqueue with the log update; claim, settle and retry are the worker's."""
+"""Outbox rules: enqueue with the log update; claim, settle and retry for the workers and the admin API.
+
+pending ──claim──▶ in_flight ──2xx/3xx──▶ delivered
+   ▲                  │ ├─────other 4xx──▶ failed   (recorded, not retried)
+   │   back-off       │ └─transient, last attempt─▶ dead
+   └───────transient──┘
+failed/dead ──retry (admin)──▶ pending
+
+A claim is a lease: a worker that dies mid-send leaves its rows in_flight until the
+lease runs out, then any worker reclaims them. Settling is guarded by ``claimed_by``
+so a worker that lost its lease cannot overwrite the new owner's result.
+"""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import insert
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
+from hub.db.session import Database
+from hub.errors import Conflict, NotFound
+from hub.metrics import GaugeReader
 from hub.outbox.models import Delivery, DeliveryStatus
+from hub.transactions import service as transactions
+from hub.transactions.models import Status
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+EXCERPT_BYTES = 2048
+TRANSIENT_4XX = frozenset({408, 429})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
+GAUGED = (*UNSENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 
 @dataclass(slots=True)
@@ -26,6 +53,24 @@ class DeliverySpec:
     max_attempts: int
     primary: bool = False
     auth: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What one send produced: an HTTP answer (``status``) or a transport ``error``."""
+
+    started: datetime
+    elapsed_ms: float
+    status: int | None = None
+    body: bytes = b""
+    retry_after: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base_s: float
+    max_s: float
 
 
 def enqueue(session: Session, *, transaction_id: int | None, deliveries: list[DeliverySpec]) -> list[str]:
@@ -56,3 +101,334 @@ def enqueue(session: Session, *, transaction_id: int | None, deliveries: list[De
     ]
     session.execute(insert(Delivery), rows)
     return [r["idempotency_key"] for r in rows]
+
+
+# -- retry policy (pure) -------------------------------------------------------------------------------
+
+
+def backoff_delay(attempt: int, *, backoff: Backoff, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): "full jitter" back-off.
+
+    Uniform in [0, min(max, base·2^(attempt-1))], so workers that failed together spread out
+    instead of hammering a recovering upstream in lock-step.
+    """
+    ceiling = min(backoff.max_s, backoff.base_s * 2 ** min(attempt - 1, 62))
+    return ceiling * rng()
+
+
+def retry_after_s(value: str | None, *, now: datetime) -> float | None:
+    """A Retry-After header (delta-seconds or HTTP-date) as seconds from ``now``; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def is_transient(attempt: Attempt) -> bool:
+    """Worth retrying: no answer at all, a 5xx, 408 or 429."""
+    status = attempt.status
+    return status is None or status >= 500 or status in TRANSIENT_4XX
+
+
+def verdict(attempt: Attempt, *, attempts: int, max_attempts: int) -> DeliveryStatus:
+    """The delivery's status after ``attempt``, its ``attempts``-th; PENDING means "try again"."""
+    if is_transient(attempt):
+        return DeliveryStatus.DEAD if attempts >= max_attempts else DeliveryStatus.PENDING
+    if attempt.status is not None and 400 <= attempt.status < 500:
+        return DeliveryStatus.FAILED
+    return DeliveryStatus.DELIVERED
+
+
+def next_delay(attempt: Attempt, *, attempts: int, backoff: Backoff, now: datetime) -> float:
+    """The upstream's Retry-After (429/503) when it gives one, capped by the back-off maximum."""
+    if attempt.status in RETRY_AFTER_STATUSES:
+        asked = retry_after_s(attempt.retry_after, now=now)
+        if asked is not None:
+            return min(asked, backoff.max_s)
+    return backoff_delay(attempts, backoff=backoff)
+
+
+def excerpt(body: bytes | None, limit: int = EXCERPT_BYTES) -> str:
+    """The first ``limit`` bytes as text; bytes that are not UTF-8 become U+FFFD."""
+    return (body or b"")[:limit].decode("utf-8", "replace")
+
+
+# -- the worker's side: claim, renew, release, settle ----------------------------------------------------
+
+
+def claim(session: Session, *, worker_id: str, limit: int, lease_s: float) -> list[Delivery]:
+    """Take up to ``limit`` due pending deliveries and expired leases for ``worker_id``.
+
+    On PostgreSQL the inner SELECT locks with SKIP LOCKED, so concurrent workers each get
+    different rows without waiting on one another. SQLite has no row locks and renders no
+    lock clause; its sessions begin IMMEDIATE, which serialises claims instead.
+    """
+    now = utcnow()
+    due = (
+        select(Delivery.id)
+        .where(
+            or_(
+                (Delivery.status == DeliveryStatus.PENDING) & (Delivery.next_attempt_at <= now),
+                (Delivery.status == DeliveryStatus.IN_FLIGHT) & (Delivery.lease_until < now),
+            )
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.IN_FLIGHT,
+            claimed_by=worker_id,
+            lease_until=now + timedelta(seconds=lease_s),
+            updated_at=now,
+        )
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
+
+
+def _mine(worker_id: str, ids: Iterable[int]) -> Any:
+    return (
+        Delivery.id.in_(list(ids)),
+        Delivery.claimed_by == worker_id,
+        Delivery.status == DeliveryStatus.IN_FLIGHT,
+    )
+
+
+def renew(session: Session, *, worker_id: str, ids: Iterable[int], lease_s: float) -> int:
+    """Extend this worker's leases on deliveries it is still sending."""
+    result = session.execute(
+        update(Delivery)
+        .where(*_mine(worker_id, ids))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def release(session: Session, *, worker_id: str, ids: Iterable[int]) -> int:
+    """Hand back claimed deliveries this worker will not send (it is stopping); no attempt is counted."""
+    result = session.execute(
+        update(Delivery)
+        .where(*_mine(worker_id, ids))
+        .values(status=DeliveryStatus.PENDING, claimed_by=None, lease_until=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def settle(
+    session: Session, *, delivery: Delivery, worker_id: str, attempt: Attempt, backoff: Backoff
+) -> DeliveryStatus | None:
+    """Record ``attempt`` on a delivery this worker claimed; None if its lease was lost meanwhile.
+
+    A final outcome is also written to the delivery's transaction in the same DB transaction.
+    """
+    now = utcnow()
+    attempts = delivery.attempts + 1
+    status = verdict(attempt, attempts=attempts, max_attempts=delivery.max_attempts)
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": attempts,
+        "last_status": attempt.status,
+        "last_error": _error_text(attempt, status),
+        "last_response": excerpt(attempt.body) if attempt.status is not None else None,
+        "claimed_by": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if status is DeliveryStatus.DELIVERED:
+        values["delivered_at"] = now
+    elif status is DeliveryStatus.PENDING:
+        delay = next_delay(attempt, attempts=attempts, backoff=backoff, now=now)
+        values["next_attempt_at"] = now + timedelta(seconds=delay)
+    result = session.execute(
+        update(Delivery)
+        .where(*_mine(worker_id, [delivery.id]))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    if status is not DeliveryStatus.PENDING and delivery.transaction_id is not None:
+        _record_outcome(session, delivery.transaction_id, delivery, status, attempt, attempts)
+    return status
+
+
+def _error_text(attempt: Attempt, status: DeliveryStatus) -> str | None:
+    if attempt.error is not None:
+        return attempt.error
+    if status is DeliveryStatus.DELIVERED:
+        return None
+    return f"upstream answered HTTP {attempt.status}"
+
+
+def orchestration(delivery: Delivery, attempt: Attempt, attempts: int) -> dict[str, Any]:
+    """The OpenHIM orchestration for a delivery's final attempt."""
+    doc: dict[str, Any] = {
+        "name": delivery.route_name,
+        "request": {"method": delivery.method, "url": delivery.url, "timestamp": attempt.started.isoformat()},
+        "duration_ms": round(attempt.elapsed_ms, 3),
+        "attempts": attempts,
+    }
+    if attempt.status is not None:
+        doc["response"] = {
+            "status": attempt.status,
+            "body": excerpt(attempt.body),
+            "timestamp": (attempt.started + timedelta(milliseconds=attempt.elapsed_ms)).isoformat(),
+        }
+    if attempt.error is not None:
+        doc["error"] = {"message": attempt.error}
+    return doc
+
+
+def _transaction_status(status: DeliveryStatus, http_status: int | None) -> Status:
+    """A queued primary's final outcome in OpenHIM's words (as if the gateway had called it)."""
+    if status is DeliveryStatus.DEAD or http_status is None:
+        return Status.FAILED
+    return Status.SUCCESSFUL if 200 <= http_status < 300 else Status.COMPLETED
+
+
+def _record_outcome(
+    session: Session, tx_id: int, delivery: Delivery, status: DeliveryStatus, attempt: Attempt, attempts: int
+) -> None:
+    doc = orchestration(delivery, attempt, attempts)
+    if not delivery.primary:
+        transactions.append_orchestration(session, tx_id, doc)
+        if status is not DeliveryStatus.DELIVERED:
+            transactions.mark_secondary_failure(session, tx_id)
+        return
+    tx_status = _transaction_status(status, attempt.status)
+    response = None if attempt.status is None else {"status": attempt.status, "body": excerpt(attempt.body)}
+    # append_orchestration locks the transaction row, so this check sees any secondary that gave up
+    # while the primary was queued (mark_secondary_failure leaves Pending Async alone).
+    transactions.append_orchestration(session, tx_id, doc, status=tx_status, response=response)
+    if tx_status in (Status.SUCCESSFUL, Status.COMPLETED) and _secondary_gave_up(session, tx_id):
+        transactions.mark_secondary_failure(session, tx_id)
+
+
+def _secondary_gave_up(session: Session, transaction_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.transaction_id == transaction_id,
+                Delivery.primary.is_(False),
+                Delivery.status.in_(RETRYABLE),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+# -- the admin's side: list, inspect, retry --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Filters:
+    status: DeliveryStatus | None = None
+    transaction_id: int | None = None
+    route: str | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        if self.status is not None:
+            query = query.where(Delivery.status == self.status)
+        if self.transaction_id is not None:
+            query = query.where(Delivery.transaction_id == self.transaction_id)
+        if self.route is not None:
+            query = query.where(Delivery.route_name == self.route)
+        return query
+
+
+def list_page(
+    session: Session, *, filters: Filters, before_id: int | None = None, limit: int = 50
+) -> list[Delivery]:
+    """Newest first; pass the last id seen as ``before_id`` for the next page."""
+    query = filters.apply(select(Delivery)).order_by(Delivery.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Delivery.id < before_id)
+    return list(session.scalars(query))
+
+
+def get(session: Session, delivery_id: int) -> Delivery:
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    return row
+
+
+def _reset(session: Session, where: Any) -> list[int]:
+    now = utcnow()
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(where, Delivery.status.in_(RETRYABLE))
+            .values(
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                claimed_by=None,
+                lease_until=None,
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def retry(session: Session, *, delivery_id: int) -> Delivery:
+    """Send a failed or dead delivery again from a fresh attempt count."""
+    row = get(session, delivery_id)
+    if not _reset(session, Delivery.id == delivery_id):
+        raise Conflict(
+            f"delivery {delivery_id} is {row.status}; only {' or '.join(RETRYABLE)} deliveries can be retried"
+        )
+    session.refresh(row)
+    return row
+
+
+def retry_matching(session: Session, *, filters: Filters) -> list[int]:
+    """Reset every failed or dead delivery matching ``filters`` (status, if given, must be one of those)."""
+    if filters.status is not None and filters.status not in RETRYABLE:
+        raise Conflict(f"only {' or '.join(RETRYABLE)} deliveries can be retried, not {filters.status}")
+    ids = filters.apply(select(Delivery.id)).scalar_subquery()
+    return sorted(_reset(session, Delivery.id.in_(ids)))
+
+
+def gauges(db: Database) -> GaugeReader:
+    """Outbox depth by status and the age of the oldest unsent delivery, read at scrape time."""
+
+    def read() -> Iterable[Metric]:
+        with db.session() as session:
+            counts = dict(
+                session.execute(
+                    select(Delivery.status, func.count())
+                    .where(Delivery.status.in_(GAUGED))
+                    .group_by(Delivery.status)
+                ).all()
+            )
+            oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status.in_(UNSENT)))
+        depth = GaugeMetricFamily("hub_outbox_depth", "Outbox deliveries by status", labels=["status"])
+        for status in GAUGED:
+            depth.add_metric([status], counts.get(status, 0))
+        yield depth
+        age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "hub_outbox_oldest_age_seconds", "Age of the oldest pending or in-flight delivery", value=age
+        )
+
+    return read

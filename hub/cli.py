@@ -1,0 +1,333 @@
+"""The ``hub`` command: serve, worker, database, clients, channels, transactions, outbox.
+
+hub db upgrade                    apply migrations
+hub serve                         run the hub (and an embedded outbox worker)
+hub worker                        run a standalone outbox worker
+hub client add partner-1 --role partner --password-env P1_PASSWORD
+hub transactions list --status Failed
+hub transactions rerun 42 43      or  --status Failed --channel dhis2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from hub import logs
+from hub.auth.service import create_user, issue_token
+from hub.channels import service as channel_service
+from hub.clients import service as client_service
+from hub.clients.schemas import ClientIn
+from hub.db import migrate
+from hub.db.session import Database
+from hub.errors import HubError
+from hub.outbox.cli import outbox, worker
+from hub.settings import Settings, get_settings
+from hub.transactions import retention
+from hub.transactions import service as transactions
+
+console = Console()
+
+
+@contextmanager
+def session_scope() -> Iterator[Any]:
+    """One DB transaction for a CLI command; HubErrors become a clean exit."""
+    db = Database(get_settings().database_url)
+    try:
+        with db.session() as session:
+            yield session
+    except HubError as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        db.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Health interoperability hub."""
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
+
+
+main.add_command(worker)
+main.add_command(outbox)
+
+
+# -- serve and database ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="bind address (default HUB_HOST)")
+@click.option("--port", type=int, default=None, help="port (default HUB_PORT)")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the hub: admin API, mediator API and every channel."""
+    import uvicorn
+
+    from hub.api.app import NotMigrated, create_app
+    from hub.tls import MutualTLSProtocol
+
+    settings = get_settings()
+    tls: dict[str, Any] = {}
+    if settings.tls_cert:
+        tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key}
+        if settings.tls_client_ca:
+            tls |= {
+                "ssl_ca_certs": settings.tls_client_ca,
+                "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                "http": MutualTLSProtocol,
+            }
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+            **tls,
+        )
+    except NotMigrated as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    url = get_settings().database_url
+    migrate.upgrade(url)
+    console.print(f"database at revision {migrate.head_revision()}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision and whether it is current."""
+    database = Database(get_settings().database_url)
+    message = migrate.pending_message(database.engine)
+    console.print(message or f"up to date at {migrate.head_revision()}")
+    database.dispose()
+
+
+# -- users, clients, channels ------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Admin-API users."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--password-env", required=True, help="environment variable holding the password")
+@click.option("--group", "groups", multiple=True, default=["admin"], show_default=True)
+@click.option("--legacy-token-auth", is_flag=True, help="also allow OpenHIM's legacy token auth")
+def user_add(email: str, password_env: str, groups: tuple[str, ...], legacy_token_auth: bool) -> None:
+    """Add an admin-API user."""
+    password = _secret(password_env)
+    with session_scope() as session:
+        create_user(
+            session, email=email, password=password, groups=list(groups), legacy_token_auth=legacy_token_auth
+        )
+    console.print(f"user {email} added")
+
+
+@main.group()
+def client() -> None:
+    """Clients (systems that call channels)."""
+
+
+@client.command("add")
+@click.argument("client_id")
+@click.option("--name", default=None)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--password-env", default=None, help="environment variable holding the password")
+@click.option("--cert-fingerprint", default=None, help="SHA-256 of the client's TLS certificate")
+@click.option("--org-unit", "org_units", multiple=True, help="DHIS2 org unit subtree it may report for")
+def client_add(
+    client_id: str,
+    name: str | None,
+    roles: tuple[str, ...],
+    password_env: str | None,
+    cert_fingerprint: str | None,
+    org_units: tuple[str, ...],
+) -> None:
+    """Add a client."""
+    client_in = ClientIn(
+        client_id=client_id,
+        name=name or client_id,
+        roles=list(roles),
+        password=_secret(password_env) if password_env else None,
+        cert_fingerprint=cert_fingerprint,
+        org_units=list(org_units),
+    )
+    with session_scope() as session:
+        client_service.create(session, client_in=client_in)
+    console.print(f"client {client_id} added")
+
+
+@client.command("list")
+def client_list() -> None:
+    """List clients."""
+    table = Table("clientID", "name", "roles", "password", "certificate", "enabled")
+    with session_scope() as session:
+        for c in client_service.list_clients(session):
+            table.add_row(
+                c.client_id,
+                c.name,
+                ", ".join(c.roles),
+                "yes" if c.password_hash else "no",
+                (c.cert_fingerprint or "")[:16],
+                "yes" if c.enabled else "no",
+            )
+    console.print(table)
+
+
+@client.command("token")
+@click.argument("client_id")
+@click.option("--name", required=True)
+def client_token(client_id: str, name: str) -> None:
+    """Issue an API token for a client (printed once)."""
+    with session_scope() as session:
+        plaintext, _ = issue_token(session, name=name, client=client_service.get(session, client_id))
+    click.echo(plaintext)
+
+
+@main.group()
+def channel() -> None:
+    """Channels."""
+
+
+@channel.command("list")
+def channel_list() -> None:
+    """List channels, highest priority first."""
+    table = Table("name", "pattern", "methods", "roles", "primary route", "enabled", "source")
+    with session_scope() as session:
+        for c in channel_service.list_channels(session):
+            primary = next((r for r in c.routes if r.get("primary")), {})
+            table.add_row(
+                c.name,
+                c.url_pattern,
+                ",".join(c.methods),
+                ",".join(c.allowed_roles),
+                str(primary.get("url", "")),
+                "yes" if c.enabled else "no",
+                c.source,
+            )
+    console.print(table)
+
+
+# -- transactions ------------------------------------------------------------------------------------
+
+
+@main.group("transactions")
+def transactions_group() -> None:
+    """The transaction log."""
+
+
+def _filters(status: str | None, channel: str | None, client_id: str | None) -> transactions.Filters:
+    return transactions.Filters(status=status, channel=channel, client_id=client_id)
+
+
+@transactions_group.command("list")
+@click.option("--status", default=None)
+@click.option("--channel", default=None)
+@click.option("--client", "client_id", default=None)
+@click.option("--limit", default=50, show_default=True)
+def transactions_list(status: str | None, channel: str | None, client_id: str | None, limit: int) -> None:
+    """List transactions, newest first."""
+    table = Table("id", "started", "status", "channel", "client", "method", "path", "HTTP", "ms")
+    with session_scope() as session:
+        for tx in transactions.list_page(session, filters=_filters(status, channel, client_id), limit=limit):
+            table.add_row(
+                str(tx.id),
+                tx.started_at.isoformat(timespec="seconds"),
+                tx.status,
+                tx.channel_name or "",
+                tx.client_id or "",
+                tx.method,
+                tx.path,
+                str(tx.response_status or ""),
+                f"{tx.duration_ms:.1f}" if tx.duration_ms else "",
+            )
+    console.print(table)
+
+
+@transactions_group.command("show")
+@click.argument("transaction_id", type=int)
+def transactions_show(transaction_id: int) -> None:
+    """Show one transaction as JSON."""
+    from hub.transactions.schemas import TransactionDetail
+
+    with session_scope() as session:
+        detail = TransactionDetail.model_validate(transactions.get(session, transaction_id))
+    click.echo(orjson.dumps(detail.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+
+
+@transactions_group.command("rerun")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--status", default=None, help="rerun every transaction with this status")
+@click.option("--channel", default=None)
+@click.option("--limit", default=1000, show_default=True)
+def transactions_rerun(ids: tuple[int, ...], status: str | None, channel: str | None, limit: int) -> None:
+    """Rerun transactions by id or by filter, with a progress bar."""
+    if not ids and not (status or channel):
+        raise click.UsageError("give transaction ids, or --status/--channel")
+    settings = get_settings()
+    if not ids:
+        with session_scope() as session:
+            ids = tuple(
+                transactions.ids_matching(session, filters=_filters(status, channel, None), limit=limit)
+            )
+    failures = asyncio.run(_rerun_all(settings, list(ids)))
+    console.print(f"{len(ids) - len(failures)} rerun, {len(failures)} refused")
+    for transaction_id, reason in failures:
+        console.print(f"  {transaction_id}: {reason}")
+
+
+async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]]:
+    from hub.gateway.rerun import rerun
+    from hub.runtime import Runtime
+
+    runtime = Runtime.create(settings)
+    runtime.reload_channels(force=True)
+    failures: list[tuple[int, str]] = []
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("rerunning", total=len(ids))
+            for transaction_id in ids:
+                try:
+                    await rerun(runtime, transaction_id)
+                except HubError as exc:
+                    failures.append((transaction_id, exc.detail))
+                progress.advance(task)
+    finally:
+        await runtime.aclose()
+    return failures
+
+
+@transactions_group.command("retain")
+def transactions_retain() -> None:
+    """Apply retention now: cull old bodies, purge old rows."""
+    with session_scope() as session:
+        culled, purged = retention.apply(session, get_settings())
+    console.print(f"{culled} bodies culled, {purged} transactions purged")
+
+
+def _secret(env_name: str) -> str:
+    value = os.environ.get(env_name)
+    if not value:
+        raise click.ClickException(f"environment variable {env_name} is not set")
+    return value

@@ -1,0 +1,247 @@
+"""Mediator documents as OpenHIM core exchanges them (camelCase on the wire), and the rules on their config.
+
+A mediator describes its settings with ``configDefs``; every config it registers
+and every config an admin PUTs is checked against them by :func:`check_config`.
+Password values leave the hub as :data:`MASK` and a PUT that sends the mask back
+keeps the stored secret (:func:`mask_passwords`, :func:`restore_passwords`).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+MASK = "**********"  # what OpenHIM core shows instead of a password
+CHANNEL_SOURCE_PREFIX = "mediator:"  # channels.source of a channel a mediator installed
+
+ConfigType = Literal["string", "bool", "number", "option", "bigstring", "map", "struct", "password"]
+
+# node-semver's valid(): x.y.z, optional prerelease and build, an optional leading "v".
+SEMVER = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+
+
+def semver_key(version: str) -> tuple[Any, ...]:
+    """Sort key with SemVer precedence: a release outranks its prereleases, numeric ids sort numerically."""
+    match = SEMVER.match(version)
+    if match is None:
+        raise ValueError(f"{version!r} is not a SemVer version (x.y.z)")
+    major, minor, patch, pre = match.groups()
+    ids = tuple((0, int(i), "") if i.isdigit() else (1, 0, i) for i in pre.split(".")) if pre else ()
+    return int(major), int(minor), int(patch), not pre, ids
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
+
+
+class ConfigDef(_Camel):
+    """One setting a mediator exposes; ``template`` describes a struct's fields."""
+
+    param: str = Field(min_length=1)
+    display_name: str | None = None
+    description: str | None = None
+    type: ConfigType
+    values: list[str] | None = None
+    template: list[ConfigDef] | None = None
+    array: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> ConfigDef:
+        if self.type == "option" and not self.values:
+            raise ValueError(f"option param {self.param!r} needs a non-empty values array")
+        if self.type == "struct":
+            if not self.template:
+                raise ValueError(f"struct param {self.param!r} needs a template")
+            if any(t.type == "struct" for t in self.template):
+                raise ValueError(f"struct param {self.param!r} may not nest another struct")
+        return self
+
+
+class OpenHIMRoute(_Camel):
+    """A route as OpenHIM describes one: ``endpoints`` and default channels' ``routes``."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1)
+    host: str = Field(min_length=1)
+    port: int = Field(ge=0, le=65535)
+    path: str | None = None
+    path_transform: str | None = None
+    secured: bool = False
+    primary: bool = False
+    username: str | None = None
+    password: str | None = None
+    type: Literal["http", "tcp", "mllp"] = "http"
+    status: Literal["enabled", "disabled"] = "enabled"
+    forward_auth_header: bool = False
+
+
+class OpenHIMChannel(_Camel):
+    """A channel in OpenHIM's shape; fields the hub has no use for are kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1)
+    description: str = ""
+    url_pattern: str = Field(min_length=1)
+    type: Literal["http", "tcp", "tls", "polling"] = "http"
+    methods: list[str] = Field(default_factory=list)
+    priority: int | None = None
+    allow: list[str] = Field(default_factory=list)
+    auth_type: Literal["private", "public"] = "private"
+    routes: list[OpenHIMRoute] = Field(default_factory=list)
+    match_content_types: list[str] = Field(default_factory=list)
+    request_body: bool = True
+    response_body: bool = True
+    timeout: int | None = Field(None, ge=1, description="milliseconds")
+    status: Literal["enabled", "disabled"] = "enabled"
+
+
+class _MediatorFields(_Camel):
+    urn: str = Field(min_length=1, max_length=300 - len(CHANNEL_SOURCE_PREFIX))
+    version: str
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    endpoints: list[OpenHIMRoute] = Field(min_length=1)
+    default_channel_config: list[OpenHIMChannel] = Field(default_factory=list)
+    config_defs: list[ConfigDef] = Field(default_factory=list)
+    config: dict[str, Any] | None = None
+
+
+class MediatorIn(_MediatorFields):
+    """A registration (``POST /mediators``)."""
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        semver_key(value)
+        return value
+
+    @model_validator(mode="after")
+    def _config_fits_defs(self) -> MediatorIn:
+        if self.config is not None:
+            check_config(self.config_defs, self.config)
+        return self
+
+
+class MediatorOut(_MediatorFields):
+    """A registered mediator as ``GET /mediators`` returns it (passwords masked)."""
+
+    last_heartbeat: datetime | None = Field(None, alias="_lastHeartbeat")
+    uptime: float | None = Field(None, alias="_uptime")
+
+
+class HeartbeatIn(BaseModel):
+    uptime: StrictFloat = Field(ge=0, description="seconds the mediator has been up")
+    config: StrictBool = Field(False, description="true: answer with the config even if unchanged")
+
+
+# -- config rules ------------------------------------------------------------------------------------
+
+
+def _check_value(name: str, definition: ConfigDef, value: Any) -> None:
+    kind = definition.type
+    if kind in ("string", "bigstring", "password"):
+        ok = isinstance(value, str)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "option":
+        ok = value in (definition.values or [])
+    elif kind == "map":
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    else:  # struct: an object whose fields the template defines, each of its type
+        if not isinstance(value, dict):
+            raise ValueError(f"config param {name} must be an object")
+        fields = {t.param: t for t in definition.template or []}
+        for key, item in value.items():
+            if key not in fields:
+                raise ValueError(f"field {key} is not in the template of config param {name}")
+            _check_param(f"{name}.{key}", fields[key], item)
+        return
+    if not ok:
+        expected = f"one of {definition.values}" if kind == "option" else f"of type {kind}"
+        raise ValueError(f"config param {name} must be {expected}")
+
+
+def _check_param(name: str, definition: ConfigDef, value: Any) -> None:
+    if not definition.array:
+        _check_value(name, definition, value)
+        return
+    if not isinstance(value, list):
+        raise ValueError(f"config param {name} must be an array of {definition.type}")
+    for i, item in enumerate(value):
+        _check_value(f"{name}[{i}]", definition, item)
+
+
+def check_config(defs: list[ConfigDef], config: dict[str, Any]) -> None:
+    """Raise ValueError naming the first param that no def describes or whose value does not fit."""
+    by_param = {d.param: d for d in defs}
+    for param, value in config.items():
+        if param not in by_param:
+            raise ValueError(f"no config definition for param {param}")
+        _check_param(param, by_param[param], value)
+
+
+def fits(definition: ConfigDef, value: Any) -> bool:
+    try:
+        _check_param(definition.param, definition, value)
+    except ValueError:
+        return False
+    return True
+
+
+def mask_passwords(defs: list[ConfigDef], config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of ``config`` with every password value (also in arrays and structs) replaced by MASK."""
+    if config is None:
+        return None
+    masked = copy.deepcopy(config)
+    _mask(defs, masked)
+    return masked
+
+
+def _mask(defs: list[ConfigDef], config: dict[str, Any]) -> None:
+    def masked(d: ConfigDef, value: Any) -> Any:
+        if d.type == "password" and value:
+            return MASK
+        if d.type == "struct" and isinstance(value, dict):
+            _mask(d.template or [], value)
+        return value
+
+    for d in defs:
+        if d.param in config:
+            value = config[d.param]
+            config[d.param] = (
+                [masked(d, v) for v in value] if d.array and isinstance(value, list) else masked(d, value)
+            )
+
+
+def restore_passwords(defs: list[ConfigDef], incoming: dict[str, Any], stored: dict[str, Any] | None) -> None:
+    """Put the stored secret back wherever ``incoming`` still holds MASK (an edit of a masked GET)."""
+    if not stored:
+        return
+
+    def restored(d: ConfigDef, new: Any, old: Any) -> Any:
+        if d.type == "password":
+            return old if new == MASK else new
+        if d.type == "struct" and isinstance(new, dict) and isinstance(old, dict):
+            restore_passwords(d.template or [], new, old)
+        return new
+
+    for d in defs:
+        if d.param not in incoming or d.param not in stored:
+            continue
+        new, old = incoming[d.param], stored[d.param]
+        if d.array and isinstance(new, list) and isinstance(old, list):
+            # By position, as OpenHIM core does: the console edits arrays in place.
+            incoming[d.param] = [restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
+        else:
+            incoming[d.param] = restored(d, new, old)

@@ -1,0 +1,189 @@
+"""Outbox workers: claim a batch, send it on a small thread pool, settle each result.
+
+No DB transaction is open while a request is on the wire: claiming, renewing leases and
+settling each run in their own short session. Several workers (threads in ``hub serve``,
+``hub worker`` processes, other machines) can run at once against one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+
+import httpx
+
+from hub.channels.schemas import RouteAuth
+from hub.db.session import Database
+from hub.errors import UpstreamError
+from hub.gateway.forward import route_credentials
+from hub.outbox import service
+from hub.outbox.models import Delivery, DeliveryStatus
+from hub.runtime import Runtime
+from hub.settings import Settings
+
+log = logging.getLogger("hub.outbox")
+
+DEFAULT_CONCURRENCY = 8
+# How often a busy batch checks for stop() and renews its leases (at most every lease/3).
+TICK_S = 0.5
+
+
+def worker_id() -> str:
+    """hostname:pid:random, unique per worker even when a pid is reused."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
+    """One attempt at a delivery; transport errors become an Attempt with ``error``, never an exception."""
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+
+    def failed(error: str) -> service.Attempt:
+        return service.Attempt(started, (time.perf_counter() - t0) * 1000, error=error)
+
+    headers = {**delivery.headers, service.IDEMPOTENCY_HEADER: delivery.idempotency_key}
+    try:
+        if delivery.auth is not None:
+            headers.update(route_credentials(RouteAuth.model_validate(delivery.auth)))
+        response = http.request(
+            delivery.method, delivery.url, headers=headers, content=delivery.body, timeout=delivery.timeout_s
+        )
+    except UpstreamError as exc:
+        return failed(exc.detail)
+    except httpx.TimeoutException:
+        return failed(f"upstream did not answer within {delivery.timeout_s:g}s")
+    except httpx.HTTPError as exc:
+        return failed(f"upstream unreachable: {type(exc).__name__}")
+    return service.Attempt(
+        started,
+        (time.perf_counter() - t0) * 1000,
+        status=response.status_code,
+        body=response.content,
+        retry_after=response.headers.get("retry-after"),
+    )
+
+
+class Worker:
+    """Delivers due outbox rows until stopped; ``run_once`` does a single batch."""
+
+    def __init__(self, db: Database, settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self.db = db
+        self.id = worker_id()
+        self.batch = settings.outbox_batch
+        self.lease_s = settings.outbox_lease_s
+        self.poll_s = settings.outbox_poll_s
+        self.backoff = service.Backoff(settings.outbox_backoff_base_s, settings.outbox_backoff_max_s)
+        self.stopping = threading.Event()
+        self.http = httpx.Client(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency),
+        )
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="outbox-send")
+
+    def run(self, *, drain: bool = False) -> None:
+        """Deliver until ``stop()``; with ``drain``, return once nothing is due."""
+        log.info("outbox worker started", extra={"worker_id": self.id, "batch": self.batch})
+        while not self.stopping.is_set():
+            try:
+                claimed = self.run_once()
+            except Exception:
+                # The DB may be briefly unreachable; the loop must outlive that.
+                log.exception("outbox batch failed; retrying after the poll interval")
+                claimed = 0
+            if not claimed:
+                if drain:
+                    break
+                self.stopping.wait(self.poll_s)
+        log.info("outbox worker stopped", extra={"worker_id": self.id})
+
+    def run_once(self) -> int:
+        """Claim one batch, send it, settle it; returns how many deliveries were claimed."""
+        with self.db.session() as session:
+            batch = service.claim(session, worker_id=self.id, limit=self.batch, lease_s=self.lease_s)
+        if not batch:
+            return 0
+        futures: dict[Future[None], int] = {self.pool.submit(self._deliver, d): d.id for d in batch}
+        pending = set(futures)
+        renewed = time.monotonic()
+        while pending:
+            _, pending = wait(pending, timeout=min(TICK_S, self.lease_s / 3))
+            if pending and self.stopping.is_set():
+                self._release([futures[f] for f in pending if f.cancel()])
+                pending = {f for f in pending if not f.cancelled()}
+            if pending and time.monotonic() - renewed >= self.lease_s / 3:
+                with self.db.session() as session:
+                    service.renew(
+                        session, worker_id=self.id, ids=[futures[f] for f in pending], lease_s=self.lease_s
+                    )
+                renewed = time.monotonic()
+        return len(batch)
+
+    def _release(self, ids: list[int]) -> None:
+        if ids:
+            with self.db.session() as session:
+                service.release(session, worker_id=self.id, ids=ids)
+            log.info("released unsent deliveries on stop", extra={"worker_id": self.id, "count": len(ids)})
+
+    def _deliver(self, delivery: Delivery) -> None:
+        attempt = send(self.http, delivery)
+        try:
+            with self.db.session() as session:
+                status = service.settle(
+                    session, delivery=delivery, worker_id=self.id, attempt=attempt, backoff=self.backoff
+                )
+        except Exception:
+            # Left in_flight: its lease runs out and it is sent again under the same key.
+            log.exception("could not record a delivery attempt", extra={"delivery_id": delivery.id})
+            return
+        fields = {
+            "delivery_id": delivery.id,
+            "route": delivery.route_name,
+            "attempt": delivery.attempts + 1,
+            "http_status": attempt.status,
+            "elapsed_ms": round(attempt.elapsed_ms, 1),
+            "error": attempt.error,
+            "outcome": status,
+        }
+        if status is None:
+            log.warning("lease lost before the result was recorded; another worker owns it", extra=fields)
+        elif status is DeliveryStatus.DELIVERED:
+            log.debug("delivered", extra=fields)
+        elif status is DeliveryStatus.PENDING:
+            log.info("delivery attempt failed; will retry", extra=fields)
+        else:
+            log.warning("delivery gave up", extra=fields)
+
+    def stop(self) -> None:
+        """Ask ``run`` to return: idle waits end now, a busy batch hands back what it has not started."""
+        self.stopping.set()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.http.close()
+
+
+class EmbeddedWorker:
+    """A :class:`Worker` on a background thread of ``hub serve``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.worker = Worker(runtime.db, runtime.settings)
+        self.thread = threading.Thread(target=self.worker.run, name="outbox-worker", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop and wait for sends already on the wire, up to ``timeout_s``."""
+        self.worker.stop()
+        self.thread.join(timeout_s)
+        if self.thread.is_alive():
+            # Abandoned sends keep their lease; another worker resends them under the same key.
+            log.warning("outbox worker still sending at shutdown", extra={"worker_id": self.worker.id})
+            return
+        self.worker.close()

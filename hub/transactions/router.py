@@ -1,0 +1,95 @@
+"""Admin API for the transaction log: list with filters and cursor paging, detail, rerun."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.errors import HubError
+from hub.gateway.rerun import rerun
+from hub.transactions import service
+from hub.transactions.models import Transaction
+from hub.transactions.schemas import (
+    RerunRequest,
+    RerunResult,
+    TransactionDetail,
+    TransactionPage,
+    TransactionSummary,
+)
+
+router = APIRouter(prefix="/transactions", tags=["transactions"])
+
+
+@router.get("", response_model=TransactionPage, summary="List transactions, newest first")
+def list_transactions(
+    _: AdminDep,
+    session: SessionDep,
+    status: str | None = None,
+    channel: str | None = None,
+    client_id: str | None = None,
+    parent_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: Annotated[int | None, Query(description="cursor: the last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> TransactionPage:
+    filters = service.Filters(status, channel, client_id, parent_id, since, until)
+    rows = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
+    return TransactionPage(
+        items=[TransactionSummary.model_validate(r) for r in rows],
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+@router.get("/{transaction_id}", response_model=TransactionDetail, summary="One transaction in full")
+def get_transaction(transaction_id: int, _: AdminDep, session: SessionDep) -> TransactionDetail:
+    tx = service.get(session, transaction_id)
+    children = list(session.scalars(select(Transaction.id).where(Transaction.parent_id == tx.id)))
+    return TransactionDetail.model_validate(
+        {**TransactionDetail.model_validate(tx).model_dump(), "children": children}
+    )
+
+
+@router.post("/{transaction_id}/rerun", response_model=RerunResult, summary="Rerun one transaction")
+async def rerun_one(transaction_id: int, _: AdminDep, runtime: RuntimeDep) -> RerunResult:
+    result = await rerun(runtime, transaction_id)
+    return RerunResult(
+        parent_id=transaction_id, child_id=result.transaction_id, status=result.transaction_status
+    )
+
+
+@router.post(
+    "/rerun",
+    response_model=list[RerunResult],
+    summary="Rerun many: by ids, or by filters (status, channel, time range) up to a limit",
+)
+async def rerun_many(body: RerunRequest, _: AdminDep, runtime: RuntimeDep) -> list[RerunResult]:
+    ids = body.ids or await _matching(runtime, body)
+    results = []
+    for transaction_id in ids:
+        try:
+            done = await rerun(runtime, transaction_id)
+            results.append(
+                RerunResult(
+                    parent_id=transaction_id, child_id=done.transaction_id, status=done.transaction_status
+                )
+            )
+        except HubError as exc:
+            results.append(
+                RerunResult(parent_id=transaction_id, child_id=None, status=None, error=exc.detail)
+            )
+    return results
+
+
+async def _matching(runtime: RuntimeDep, body: RerunRequest) -> list[int]:
+    def find() -> list[int]:
+        with runtime.db.session() as session:
+            filters = service.Filters(body.status, body.channel, None, None, body.since, body.until)
+            return service.ids_matching(session, filters=filters, limit=body.limit)
+
+    return await to_thread.run_sync(find)
