@@ -11,7 +11,7 @@ import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-_STD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,4 +51,5 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for quiet in ("httpx", "alembic"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)

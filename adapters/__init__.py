@@ -1,0 +1,1 @@
+"""Typed clients for external systems, one package each (DHIS2, iHRIS, OpenMRS, health map)."""

@@ -1,0 +1,1 @@
+"""National health map (GIS) client."""

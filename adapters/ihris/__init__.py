@@ -1,0 +1,1 @@
+"""iHRIS 5 / mCSD FHIR client."""

@@ -1,0 +1,1 @@
+"""OpenMRS FHIR2 and REST client."""

@@ -1,0 +1,1 @@
+"""Demo configuration used by ``scripts/demo``."""

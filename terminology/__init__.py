@@ -1,0 +1,1 @@
+"""Terminology service: code systems, concept maps, FHIR terminology operations."""

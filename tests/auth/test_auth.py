@@ -1,0 +1,229 @@
+"""Authentication over real HTTP: tokens, lockout, admin users, mutual TLS."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from hub.auth.passwords import hash_password, verify_password
+from hub.auth.service import create_user
+from hub.tls import MutualTLSProtocol
+from tests.conftest import ADMIN, LiveHub, channel, hub_settings, write_config
+
+ECHO = lambda upstream: channel("echo", r"/echo", upstream)  # noqa: E731
+
+
+def test_password_hashes_are_argon2_and_verify():
+    hashed = hash_password("s3cret-pass")
+    assert hashed.startswith("$argon2id$") and "s3cret-pass" not in hashed
+    assert verify_password(hashed, "s3cret-pass") and not verify_password(hashed, "other")
+    assert not verify_password(None, "s3cret-pass")
+
+
+def test_bearer_token_shown_once_works_and_is_revocable(make_hub, upstream):
+    hub = make_hub({"channels": [ECHO(upstream)]})
+    with hub.admin() as admin:
+        assert (
+            admin.post(
+                "/admin/clients", json={"client_id": "app", "name": "App", "roles": ["partner"]}
+            ).status_code
+            == 201
+        )
+        created = admin.post("/admin/clients/app/tokens", json={"name": "ci"}).json()
+        listed = admin.get("/admin/clients/app/tokens").json()
+    token = created["token"]
+    assert token.startswith("hub_") and "token" not in listed[0], "the token is shown once only"
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(hub.url + "/echo", headers=bearer).status_code == 200
+    with hub.admin() as admin:
+        assert admin.delete(f"/admin/clients/app/tokens/{created['id']}").status_code == 204
+    assert httpx.get(hub.url + "/echo", headers=bearer).status_code == 401
+
+
+def test_expired_token_is_refused(make_hub, upstream):
+    hub = make_hub({"channels": [ECHO(upstream)]})
+    with hub.admin() as admin:
+        admin.post("/admin/clients", json={"client_id": "app", "name": "App", "roles": ["partner"]})
+        token = admin.post(
+            "/admin/clients/app/tokens", json={"name": "old", "expires_at": "2020-01-01T00:00:00Z"}
+        ).json()["token"]
+    r = httpx.get(hub.url + "/echo", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_repeated_failures_lock_the_client_out(make_hub, upstream, monkeypatch):
+    monkeypatch.setenv("P_PASS", "right-password")
+    hub = make_hub(
+        {
+            "clients": [{"client_id": "c1", "name": "C1", "roles": ["partner"], "password_env": "P_PASS"}],
+            "channels": [ECHO(upstream)],
+        },
+        auth_max_failures=3,
+        auth_lockout_s=60,
+    )
+    for _ in range(3):
+        assert httpx.get(hub.url + "/echo", auth=("c1", "wrong")).status_code == 401
+    locked = httpx.get(hub.url + "/echo", auth=("c1", "right-password"))
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert locked.headers["content-type"] == "application/problem+json"
+
+
+def test_success_resets_the_failure_count(make_hub, upstream, monkeypatch):
+    monkeypatch.setenv("P_PASS", "right-password")
+    hub = make_hub(
+        {
+            "clients": [{"client_id": "c1", "name": "C1", "roles": ["partner"], "password_env": "P_PASS"}],
+            "channels": [ECHO(upstream)],
+        },
+        auth_max_failures=3,
+        auth_lockout_s=60,
+        auth_cache_ttl_s=0,
+    )
+    for _ in range(2):
+        httpx.get(hub.url + "/echo", auth=("c1", "wrong"))
+    assert httpx.get(hub.url + "/echo", auth=("c1", "right-password")).status_code == 200
+    for _ in range(2):
+        httpx.get(hub.url + "/echo", auth=("c1", "wrong"))
+    assert httpx.get(hub.url + "/echo", auth=("c1", "right-password")).status_code == 200
+
+
+def test_admin_api_needs_an_admin(make_hub, upstream, monkeypatch):
+    monkeypatch.setenv("P_PASS", "right-password")
+    hub = make_hub(
+        {
+            "clients": [{"client_id": "c1", "name": "C1", "roles": ["partner"], "password_env": "P_PASS"}],
+            "channels": [ECHO(upstream)],
+        }
+    )
+    assert httpx.get(hub.url + "/admin/clients").status_code == 401
+    assert httpx.get(hub.url + "/admin/clients", auth=(ADMIN[0], "wrong")).status_code == 401
+    # a channel client is not an admin-API user
+    assert httpx.get(hub.url + "/admin/clients", auth=("c1", "right-password")).status_code == 401
+    with hub.runtime.db.session() as session:
+        create_user(session, email="viewer@hub.test", password="viewer-pass-1", groups=["viewer"])
+    r = httpx.get(hub.url + "/admin/clients", auth=("viewer@hub.test", "viewer-pass-1"))
+    assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+    with hub.admin() as admin:
+        c1 = admin.get("/admin/clients/c1").json()
+    assert c1["has_password"] is True and "password_hash" not in c1
+
+
+# -- mutual TLS ----------------------------------------------------------------------------------------
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate signed by the CA."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hub-test-ca",
+        cwd=d,
+    )
+    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+            cwd=d,
+        )
+        (d / f"{name}.ext").write_text(extra + "\n")
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            cwd=d,
+        )
+    return d
+
+
+def _fingerprint(pem: Path) -> str:
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(pem), "-noout", "-fingerprint", "-sha256"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.strip().split("=", 1)[1]
+
+
+def test_client_certificate_authenticates_over_mutual_tls(database_url, tmp_path, upstream, pki):
+    config = write_config(
+        tmp_path,
+        {
+            "clients": [
+                {
+                    "client_id": "lab",
+                    "name": "Lab",
+                    "roles": ["partner"],
+                    "cert_fingerprint": _fingerprint(pki / "client.pem"),
+                }
+            ],
+            "channels": [ECHO(upstream)],
+        },
+    )
+    hub = LiveHub(hub_settings(database_url, config))
+    hub.server = uvicorn.Server(
+        uvicorn.Config(
+            hub.app,
+            host="127.0.0.1",
+            port=hub.port,
+            log_level="warning",
+            ssl_certfile=str(pki / "server.pem"),
+            ssl_keyfile=str(pki / "server.key"),
+            ssl_ca_certs=str(pki / "ca.pem"),
+            ssl_cert_reqs=ssl.CERT_OPTIONAL,
+            http=MutualTLSProtocol,
+        )
+    )
+    hub.thread = threading.Thread(target=hub.server.run, daemon=True)
+    hub.start()
+    try:
+        base = f"https://127.0.0.1:{hub.port}/echo"
+        verify = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        with_cert = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        with_cert.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
+        assert httpx.get(base, verify=with_cert).status_code == 200
+        assert httpx.get(base, verify=verify).status_code == 401
+    finally:
+        hub.stop()
