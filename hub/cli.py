@@ -331,3 +331,7 @@ def _secret(env_name: str) -> str:
     if not value:
         raise click.ClickException(f"environment variable {env_name} is not set")
     return value
+
+
+if __name__ == "__main__":
+    main()
