@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import config_file
 from hub.api import health, problems
+from hub.auth.router import router as users_router
 from hub.auth.service import bootstrap_admin
 from hub.channels.router import router as channels_router
 from hub.clients.router import router as clients_router
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.gauges = [outbox_service.gauges(runtime.db), mediator_service.gauges(runtime.db)]
     problems.install(app)
     app.include_router(health.router)
-    for router in (clients_router, channels_router, transactions_router, outbox_router):
+    for router in (users_router, clients_router, channels_router, transactions_router, outbox_router):
         app.include_router(router, prefix="/admin")
     app.include_router(mediators_router)
     app.add_route("/{path:path}", gateway, methods=METHODS, include_in_schema=False)

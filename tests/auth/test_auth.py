@@ -227,3 +227,26 @@ def test_client_certificate_authenticates_over_mutual_tls(database_url, tmp_path
         assert httpx.get(base, verify=verify).status_code == 401
     finally:
         hub.stop()
+
+
+def test_users_api_and_user_tokens(make_hub):
+    hub = make_hub()
+    with hub.admin() as admin:
+        created = admin.post(
+            "/admin/users", json={"email": "ops@hub.test", "password": "ops-password-1", "groups": ["admin"]}
+        )
+        assert created.status_code == 201 and "password" not in created.json()
+        assert (
+            admin.post(
+                "/admin/users", json={"email": "ops@hub.test", "password": "ops-password-1"}
+            ).status_code
+            == 409
+        )
+        assert admin.post("/admin/users", json={"email": "x@y", "password": "short"}).status_code == 422
+        token = admin.post("/admin/users/ops@hub.test/tokens", json={"name": "automation"}).json()["token"]
+        assert admin.delete(f"/admin/users/{ADMIN[0]}").status_code == 409
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(hub.url + "/admin/users", headers=bearer).status_code == 200
+    with hub.admin() as admin:
+        assert admin.delete("/admin/users/ops@hub.test").status_code == 204
+    assert httpx.get(hub.url + "/admin/users", headers=bearer).status_code == 401

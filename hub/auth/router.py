@@ -1,0 +1,62 @@
+"""Admin API for admin users and their API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.auth.models import User
+from hub.auth.schemas import UserIn, UserOut
+from hub.auth.service import create_user, issue_token
+from hub.clients.schemas import TokenCreated, TokenIn, TokenOut
+from hub.errors import Conflict, NotFound
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+def _get(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise NotFound(f"user {email!r} does not exist")
+    return user
+
+
+@router.get("", response_model=list[UserOut], summary="List admin-API users")
+def list_users(_: AdminDep, session: SessionDep) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in session.scalars(select(User).order_by(User.email))]
+
+
+@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Add a user")
+def add_user(body: UserIn, _: AdminDep, session: SessionDep) -> UserOut:
+    return UserOut.model_validate(
+        create_user(
+            session,
+            email=body.email,
+            password=body.password,
+            groups=body.groups,
+            legacy_token_auth=body.legacy_token_auth,
+        )
+    )
+
+
+@router.delete("/{email}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a user")
+def delete_user(email: str, admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> None:
+    if email == admin.name:
+        raise Conflict("you cannot remove yourself")
+    session.delete(_get(session, email))
+    runtime.credentials_changed()
+
+
+@router.post(
+    "/{email}/tokens",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue an API token for a user (shown once)",
+)
+def user_token(email: str, body: TokenIn, _: AdminDep, session: SessionDep) -> TokenCreated:
+    plaintext, row = issue_token(
+        session, name=body.name, user=_get(session, email), expires_at=body.expires_at
+    )
+    return TokenCreated.model_validate({**TokenOut.model_validate(row).model_dump(), "token": plaintext})
