@@ -28,7 +28,8 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client never reads uncommitted state
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def authenticate_user(request: Request, runtime: RuntimeDep) -> Principal:

@@ -1,15 +1,140 @@
-"""Outbox CLI (being filled in)."""
+"""``hub worker`` and ``hub outbox``: run a standalone worker, inspect and retry deliveries.
+
+    hub worker                              deliver until SIGTERM / Ctrl-C
+    hub worker --once                       deliver everything due now, then exit
+    hub outbox list --status dead
+    hub outbox retry 41 42                  or  --status dead --route dhis2
+
+``python -m hub.outbox.cli worker`` runs a worker without the rest of the hub's CLI.
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+from rich.console import Console
+from rich.table import Table
+
+from hub import logs
+from hub.db import migrate
+from hub.db.session import Database
+from hub.errors import HubError
+from hub.outbox import service
+from hub.outbox.models import DeliveryStatus
+from hub.outbox.service import RETRYABLE
+from hub.outbox.worker import DEFAULT_CONCURRENCY, Worker
+from hub.settings import get_settings
+
+console = Console()
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    db = Database(get_settings().database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="deliver everything due now, then exit")
+@click.option("--concurrency", default=DEFAULT_CONCURRENCY, show_default=True, help="parallel sends")
+def worker(once: bool, concurrency: int) -> None:
+    """Run a standalone outbox worker until SIGTERM or SIGINT.
+
+    Any number of workers may run against one database; on PostgreSQL they may run on
+    any number of machines. On a signal the worker hands back deliveries it has not
+    started and waits for those on the wire.
+    """
+    settings = get_settings()
+    with _database() as db:
+        problem = migrate.pending_message(db.engine)
+        if problem:
+            raise click.ClickException(problem)
+        runner = Worker(db, settings, concurrency=concurrency)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: runner.stop())
+        try:
+            runner.run(drain=once)
+        finally:
+            runner.close()
 
 
 @click.group()
 def outbox() -> None:
-    """The outbox: deliveries owed to upstreams."""
+    """Deliveries the hub owes upstreams."""
 
 
-@click.command()
-def worker() -> None:
-    """Run a standalone outbox worker."""
+@outbox.command("list")
+@click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), default=None)
+@click.option("--route", default=None, help="route name")
+@click.option("--transaction", "transaction_id", type=int, default=None)
+@click.option("--before-id", type=int, default=None, help="show deliveries older than this id")
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(
+    status: str | None, route: str | None, transaction_id: int | None, before_id: int | None, limit: int
+) -> None:
+    """List deliveries, newest first."""
+    filters = service.Filters(
+        status=DeliveryStatus(status) if status else None, transaction_id=transaction_id, route=route
+    )
+    table = Table(
+        "id", "created", "status", "route", "method", "url", "tx", "attempts", "HTTP", "next", "error"
+    )
+    with _database() as db, db.session() as session:
+        for d in service.list_page(session, filters=filters, before_id=before_id, limit=limit):
+            table.add_row(
+                str(d.id),
+                d.created_at.isoformat(timespec="seconds"),
+                d.status,
+                d.route_name,
+                d.method,
+                d.url,
+                str(d.transaction_id or ""),
+                f"{d.attempts}/{d.max_attempts}",
+                str(d.last_status or ""),
+                d.next_attempt_at.isoformat(timespec="seconds") if d.status == DeliveryStatus.PENDING else "",
+                d.last_error or "",
+            )
+    console.print(table)
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--status", type=click.Choice([s.value for s in RETRYABLE]), default=None, help="default: both")
+@click.option("--route", default=None, help="route name")
+@click.option("--transaction", "transaction_id", type=int, default=None)
+def outbox_retry(
+    ids: tuple[int, ...], status: str | None, route: str | None, transaction_id: int | None
+) -> None:
+    """Send failed or dead deliveries again: by id, or every one matching the filters."""
+    if not ids and not (status or route or transaction_id):
+        raise click.UsageError("give delivery ids, or --status/--route/--transaction")
+    refused: list[str] = []
+    with _database() as db, db.session() as session:
+        if ids:
+            for delivery_id in ids:
+                try:
+                    service.retry(session, delivery_id=delivery_id)
+                except HubError as exc:
+                    refused.append(exc.detail)
+            retried = len(ids) - len(refused)
+        else:
+            filters = service.Filters(
+                status=DeliveryStatus(status) if status else None, transaction_id=transaction_id, route=route
+            )
+            retried = len(service.retry_matching(session, filters=filters))
+    console.print(f"{retried} deliveries queued again")
+    for reason in refused:
+        console.print(f"  refused: {reason}")
+    if refused:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    logs.configure(get_settings().log_format, get_settings().log_level)
+    click.Group(commands=[worker, outbox])()

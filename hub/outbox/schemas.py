@@ -49,7 +49,7 @@ class DeliveryDetail(DeliverySummary):
     headers: dict[str, str]
     body: BodyInfo | None
     auth_type: str | None = Field(description="credentials added at send time (basic, bearer, apitoken)")
-    claimed_by: str | None = Field(description="worker holding the lease (host:pid:id)")
+    claimed_by: str | None = Field(description="worker holding the lease, or that made the last attempt")
     lease_until: datetime | None
     last_response: str | None = Field(description="excerpt of the last response body")
 

@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -199,7 +199,8 @@ def claim(session: Session, *, worker_id: str, limit: int, lease_s: float) -> li
     return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
 
 
-def _mine(worker_id: str, ids: Iterable[int]) -> Any:
+def _mine(worker_id: str, ids: Iterable[int]) -> tuple[ColumnElement[bool], ...]:
+    """Rows this worker still holds: the guard on every write after a claim."""
     return (
         Delivery.id.in_(list(ids)),
         Delivery.claimed_by == worker_id,
@@ -245,8 +246,7 @@ def settle(
         "last_status": attempt.status,
         "last_error": _error_text(attempt, status),
         "last_response": excerpt(attempt.body) if attempt.status is not None else None,
-        "claimed_by": None,
-        "lease_until": None,
+        "lease_until": None,  # claimed_by stays: it tells which worker made the last attempt
         "updated_at": now,
     }
     if status is DeliveryStatus.DELIVERED:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import httpx
+from pydantic import ValidationError
 
 from hub.channels.schemas import RouteAuth
 from hub.db.session import Database
@@ -47,7 +48,9 @@ def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
     def failed(error: str) -> service.Attempt:
         return service.Attempt(started, (time.perf_counter() - t0) * 1000, error=error)
 
-    headers = {**delivery.headers, service.IDEMPOTENCY_HEADER: delivery.idempotency_key}
+    # Case-insensitive, so a client's own Idempotency-Key forwarded in the stored headers is replaced.
+    headers = httpx.Headers(delivery.headers)
+    headers[service.IDEMPOTENCY_HEADER] = delivery.idempotency_key
     try:
         if delivery.auth is not None:
             headers.update(route_credentials(RouteAuth.model_validate(delivery.auth)))
@@ -56,6 +59,8 @@ def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
         )
     except UpstreamError as exc:
         return failed(exc.detail)
+    except ValidationError as exc:
+        return failed(f"the route's stored auth is invalid: {exc.errors()[0]['msg']}")
     except httpx.TimeoutException:
         return failed(f"upstream did not answer within {delivery.timeout_s:g}s")
     except httpx.HTTPError as exc:
@@ -131,8 +136,8 @@ class Worker:
             log.info("released unsent deliveries on stop", extra={"worker_id": self.id, "count": len(ids)})
 
     def _deliver(self, delivery: Delivery) -> None:
-        attempt = send(self.http, delivery)
         try:
+            attempt = send(self.http, delivery)
             with self.db.session() as session:
                 status = service.settle(
                     session, delivery=delivery, worker_id=self.id, attempt=attempt, backoff=self.backoff
