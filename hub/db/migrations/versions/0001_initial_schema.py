@@ -1,6 +1,6 @@
 """initial schema
 
-Revision ID: 6ff080a2ee79
+Revision ID: 0001
 Revises:
 Create Date: 2026-11-21 08:25:23.949447
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import hub.db.base
 
-revision: str = "6ff080a2ee79"
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
