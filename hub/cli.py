@@ -109,7 +109,7 @@ def db_upgrade() -> None:
     """Apply every pending migration."""
     url = get_settings().database_url
     migrate.upgrade(url)
-    console.print(f"database at revision {migrate.head_revision()}")
+    console.print(f"database at revision {', '.join(sorted(migrate.head_revisions()))}")
 
 
 @db.command("current")
@@ -117,7 +117,7 @@ def db_current() -> None:
     """Show the schema revision and whether it is current."""
     database = Database(get_settings().database_url)
     message = migrate.pending_message(database.engine)
-    console.print(message or f"up to date at {migrate.head_revision()}")
+    console.print(message or f"up to date at {', '.join(sorted(migrate.head_revisions()))}")
     database.dispose()
 
 

@@ -1,4 +1,9 @@
-"""Alembic driven from code: ``hub db upgrade`` and the start-up check."""
+"""Alembic driven from code: ``hub db upgrade`` and the start-up check.
+
+Each capability (core, DHIS2, terminology, ...) may grow its own branch of the
+history from ``0001``; upgrading goes to every head, and the hub is current only
+when the database is at all of them.
+"""
 
 from __future__ import annotations
 
@@ -20,26 +25,27 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Apply migrations up to ``revision`` (every branch's head by default)."""
     command.upgrade(alembic_config(url), revision)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
+
+
+def _show(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "none (empty database)"
 
 
 def pending_message(engine: Engine) -> str | None:
-    """None when the schema is at head, else what the operator must do."""
-    current, head = current_revision(engine), head_revision()
-    if current == head:
+    """None when the schema is at every head, else what the operator must do."""
+    current, heads = current_revisions(engine), head_revisions()
+    if current == heads:
         return None
-    return (
-        f"database schema is at revision {current or 'none (empty database)'} but the hub needs "
-        f"{head}: run `hub db upgrade`"
-    )
+    return f"database schema is at revision {_show(current)} but the hub needs {_show(heads)}: run `hub db upgrade`"
