@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import socket
 import subprocess
 import sys
@@ -28,6 +29,11 @@ from hub.runtime import Runtime
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration when first imported: point it at a private home before any test does.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="hub-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ADMIN = ("admin@hub.test", "admin-password-1")
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
@@ -221,6 +227,14 @@ def channel(name: str, pattern: str, url: str, **extra: Any) -> dict[str, Any]:
         "routes": routes,
         **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's own metadata database, created once per test process, so ``dag.test()`` can run."""
+    from airflow.utils import db as airflow_db_utils
+
+    airflow_db_utils.initdb()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,118 @@
-"""OpenHIM-compatible mediator API (filled in below)."""
+"""OpenHIM core's mediator API and its legacy token challenge, at OpenHIM's paths (no ``/admin`` prefix).
+
+Existing mediators and the ``openhim-mediator-utils`` npm package talk to these
+routes unchanged. Bodies are parsed here rather than by FastAPI so that a bad
+registration answers 400, as OpenHIM core does, not FastAPI's 422; unset fields
+are left out of answers, as OpenHIM core (MongoDB) leaves them out.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+
+from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.auth import legacy
+from hub.channels import service as channel_service
+from hub.channels.schemas import ChannelOut
+from hub.errors import BadRequest
+from hub.mediators import service
+from hub.mediators.schemas import HeartbeatIn, MediatorIn, MediatorOut
 
 router = APIRouter(tags=["mediators"])
+
+T = TypeVar("T")
+JsonBody = Annotated[Any, Body()]
+
+REGISTRATION = TypeAdapter(MediatorIn)
+HEARTBEAT = TypeAdapter(HeartbeatIn)
+CONFIG = TypeAdapter(dict[str, Any])
+CHANNEL_NAMES = TypeAdapter(list[str] | None)
+
+
+def _parse(adapter: TypeAdapter[T], body: Any) -> T:
+    try:
+        return adapter.validate_python(body)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+        raise BadRequest(detail, extra={"errors": errors}) from exc
+
+
+@router.get("/authenticate/{user}", summary="OpenHIM legacy token auth: the salt and server time")
+def authenticate(user: str, session: SessionDep, runtime: RuntimeDep) -> dict[str, str]:
+    return legacy.challenge(session, user, runtime.settings.secret_key.get_secret_value().encode())
+
+
+@router.get(
+    "/mediators",
+    response_model=list[MediatorOut],
+    response_model_exclude_none=True,
+    summary="Registered mediators",
+)
+def list_mediators(_: AdminDep, session: SessionDep) -> list[MediatorOut]:
+    return [service.to_out(m) for m in service.list_mediators(session)]
+
+
+@router.post(
+    "/mediators",
+    response_model=MediatorOut,
+    response_model_exclude_none=True,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a mediator, or upgrade it to a higher version (config already set is kept)",
+)
+def register(_: AdminDep, session: SessionDep, body: JsonBody = None) -> MediatorOut:
+    return service.to_out(service.register(session, mediator=_parse(REGISTRATION, body)))
+
+
+@router.get(
+    "/mediators/{urn}",
+    response_model=MediatorOut,
+    response_model_exclude_none=True,
+    summary="One mediator, passwords masked",
+)
+def get_mediator(urn: str, _: AdminDep, session: SessionDep) -> MediatorOut:
+    return service.to_out(service.get(session, urn))
+
+
+@router.delete("/mediators/{urn}", status_code=status.HTTP_204_NO_CONTENT, summary="Forget a mediator")
+def remove(urn: str, _: AdminDep, session: SessionDep) -> None:
+    service.remove(session, urn=urn)
+
+
+@router.post(
+    "/mediators/{urn}/heartbeat",
+    response_model=None,
+    summary="Record a heartbeat; the body is the config when it changed or was asked for, else empty",
+)
+def heartbeat(urn: str, _: AdminDep, session: SessionDep, body: JsonBody = None) -> Response:
+    config = service.heartbeat(session, urn=urn, beat=_parse(HEARTBEAT, body))
+    return Response(status_code=status.HTTP_200_OK) if config is None else JSONResponse(config)
+
+
+@router.put(
+    "/mediators/{urn}/config",
+    response_model=MediatorOut,
+    response_model_exclude_none=True,
+    summary="Set a mediator's config",
+)
+def set_config(urn: str, _: AdminDep, session: SessionDep, body: JsonBody = None) -> MediatorOut:
+    return service.to_out(service.set_config(session, urn=urn, config=_parse(CONFIG, body)))
+
+
+@router.post(
+    "/mediators/{urn}/channels",
+    response_model=list[ChannelOut],
+    status_code=status.HTTP_201_CREATED,
+    summary="Install default channels by name (all of them for an empty body)",
+)
+def install_channels(
+    urn: str, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, body: JsonBody = None
+) -> list[ChannelOut]:
+    names = _parse(CHANNEL_NAMES, body) or []
+    channels = service.install_channels(session, urn=urn, names=names, actor=admin.name)
+    runtime.reload_channels(session, force=True)
+    return [channel_service.to_out(c) for c in channels]

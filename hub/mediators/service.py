@@ -1,16 +1,234 @@
-"""Mediator registry: registration, heartbeats, config and the heartbeat-age gauge."""
+"""Mediator registry rules as OpenHIM core applies them: registration, heartbeats, config, channels."""
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from hub.channels import service as channel_service
+from hub.channels.models import Channel
+from hub.channels.schemas import ChannelSpec
 from hub.db.base import utcnow
 from hub.db.session import Database
+from hub.errors import BadRequest, NotFound
 from hub.mediators.models import Mediator
+from hub.mediators.schemas import (
+    CHANNEL_SOURCE_PREFIX,
+    ConfigDef,
+    HeartbeatIn,
+    MediatorIn,
+    MediatorOut,
+    OpenHIMChannel,
+    OpenHIMRoute,
+    check_config,
+    fits,
+    mask_passwords,
+    restore_passwords,
+    semver_key,
+)
 from hub.metrics import GaugeReader
+
+
+def _defs(mediator: Mediator) -> list[ConfigDef]:
+    return [ConfigDef.model_validate(d) for d in mediator.config_defs]
+
+
+def to_out(mediator: Mediator) -> MediatorOut:
+    """The mediator in OpenHIM's shape, passwords masked."""
+    return MediatorOut.model_validate(
+        {
+            "urn": mediator.urn,
+            "version": mediator.version,
+            "name": mediator.name,
+            "description": mediator.description,
+            "endpoints": mediator.endpoints,
+            "defaultChannelConfig": mediator.default_channel_config,
+            "configDefs": mediator.config_defs,
+            "config": mask_passwords(_defs(mediator), mediator.config),
+            "_lastHeartbeat": mediator.last_heartbeat_at,
+            "_uptime": mediator.uptime_s,
+        }
+    )
+
+
+def list_mediators(session: Session) -> list[Mediator]:
+    return list(session.scalars(select(Mediator).order_by(Mediator.urn)))
+
+
+def get(session: Session, urn: str, *, for_update: bool = False) -> Mediator:
+    """The mediator with this URN; ``for_update`` locks its row until the transaction ends."""
+    mediator = session.get(Mediator, urn, with_for_update=for_update)
+    if mediator is None:
+        raise NotFound(f"mediator {urn!r} is not registered")
+    return mediator
+
+
+def _definition(mediator: MediatorIn) -> dict[str, Any]:
+    """The registration's columns, each list stored in OpenHIM's camelCase shape."""
+
+    def dump(items: Iterable[Any]) -> list[dict[str, Any]]:
+        return [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in items]
+
+    return {
+        "version": mediator.version,
+        "name": mediator.name,
+        "description": mediator.description,
+        "endpoints": dump(mediator.endpoints),
+        "default_channel_config": dump(mediator.default_channel_config),
+        "config_defs": dump(mediator.config_defs),
+    }
+
+
+def _kept_config(
+    defs: list[ConfigDef], registered: dict[str, Any] | None, stored: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Values already set outlive an upgrade wherever the new defs still accept them; new params take
+    the registered defaults."""
+    if stored is None:
+        return registered
+    by_param = {d.param: d for d in defs}
+    kept = {k: v for k, v in stored.items() if k in by_param and fits(by_param[k], v)}
+    return {**(registered or {}), **kept}
+
+
+def register(session: Session, *, mediator: MediatorIn) -> Mediator:
+    """Add a mediator, or upgrade it to a higher version; the same or a lower version changes nothing."""
+    existing = session.get(Mediator, mediator.urn, with_for_update=True)
+    if existing is None:
+        row = Mediator(
+            urn=mediator.urn, config=mediator.config, config_pending=False, **_definition(mediator)
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # Another replica of this mediator registered it meanwhile: carry on as a re-registration.
+            existing = get(session, mediator.urn, for_update=True)
+        else:
+            return row
+    if semver_key(mediator.version) <= semver_key(existing.version):
+        return existing
+    for key, value in _definition(mediator).items():
+        setattr(existing, key, value)
+    config = _kept_config(mediator.config_defs, mediator.config, existing.config)
+    # The mediator just announced its defaults; if the admin's values differ, its next heartbeat says so.
+    existing.config_pending = existing.config_pending or config != mediator.config
+    existing.config = config
+    session.flush()
+    return existing
+
+
+def remove(session: Session, *, urn: str) -> None:
+    session.delete(get(session, urn))
+    session.flush()
+
+
+def heartbeat(session: Session, *, urn: str, beat: HeartbeatIn) -> dict[str, Any] | None:
+    """Record the beat; answer the config when it changed since the last beat or was asked for."""
+    mediator = get(session, urn, for_update=True)
+    send = mediator.config_pending or beat.config
+    mediator.last_heartbeat_at = utcnow()
+    mediator.uptime_s = beat.uptime
+    mediator.config_pending = False
+    session.flush()
+    return (mediator.config or {}) if send else None
+
+
+def set_config(session: Session, *, urn: str, config: dict[str, Any]) -> Mediator:
+    """Replace the config after checking it against the defs; masked passwords keep their stored value."""
+    mediator = get(session, urn, for_update=True)
+    defs = _defs(mediator)
+    config = copy.deepcopy(config)
+    restore_passwords(defs, config, mediator.config)
+    try:
+        check_config(defs, config)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    mediator.config = config
+    mediator.config_pending = True
+    session.flush()
+    return mediator
+
+
+# -- default channels --------------------------------------------------------------------------------
+
+
+def _url_pattern(pattern: str) -> str:
+    """OpenHIM searches the path with its pattern, the hub matches the whole path."""
+    anchored = pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")
+    if anchored and "|" not in pattern:
+        return pattern
+    return f".*(?:{pattern}).*"
+
+
+def _route(route: OpenHIMRoute, *, only: bool) -> dict[str, Any]:
+    if route.type != "http":
+        raise BadRequest(f"route {route.name!r} is of type {route.type}; the hub routes only http")
+    if route.username or route.password:
+        raise BadRequest(
+            f"route {route.name!r} carries credentials; the hub reads upstream secrets from the "
+            "environment: add the channel through /admin/channels with auth.secret_env"
+        )
+    return {
+        "name": route.name,
+        "url": f"{'https' if route.secured else 'http'}://{route.host}:{route.port}",
+        "primary": route.primary or only,
+        "path": route.path or None,
+        "path_transform": route.path_transform or None,
+        "forward_auth": route.forward_auth_header,
+    }
+
+
+def to_channel_spec(channel: OpenHIMChannel) -> ChannelSpec:
+    """The hub's channel for an OpenHIM channel document; 400 for what the hub cannot honour."""
+    if channel.type != "http":
+        raise BadRequest(f"channel {channel.name!r} is of type {channel.type}; the hub serves only http")
+    routes = [r for r in channel.routes if r.status == "enabled"]
+    doc: dict[str, Any] = {
+        "name": channel.name,
+        "description": channel.description,
+        "url_pattern": _url_pattern(channel.url_pattern),
+        "content_types": [re.escape(ct.lower()) for ct in channel.match_content_types],
+        "allowed_roles": channel.allow,
+        "public": channel.auth_type == "public",
+        # OpenHIM tries priority 1 first; the hub tries the highest number first.
+        "priority": -channel.priority if channel.priority else 0,
+        "routes": [_route(r, only=len(routes) == 1) for r in routes],
+        "timeout_s": channel.timeout / 1000 if channel.timeout else None,
+        "body_policy": {"store_request": channel.request_body, "store_response": channel.response_body},
+        "enabled": channel.status == "enabled",
+    }
+    if channel.methods:
+        doc["methods"] = channel.methods
+    try:
+        return ChannelSpec.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"] for e in exc.errors())
+        raise BadRequest(f"default channel {channel.name!r} cannot be installed: {problems}") from exc
+
+
+def install_channels(session: Session, *, urn: str, names: list[str], actor: str) -> list[Channel]:
+    """Create or update the named default channels (all of them when ``names`` is empty)."""
+    available = {c["name"]: c for c in get(session, urn).default_channel_config}
+    wanted = names or list(available)
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise BadRequest(f"not in the defaultChannelConfig of {urn}: {', '.join(unknown)}")
+    # Convert all before writing any, so one bad channel installs none.
+    specs = [to_channel_spec(OpenHIMChannel.model_validate(available[n])) for n in wanted]
+    source = CHANNEL_SOURCE_PREFIX + urn
+    return [channel_service.upsert(session, spec=spec, actor=actor, source=source) for spec in specs]
+
+
+# -- metrics -----------------------------------------------------------------------------------------
 
 
 def gauges(db: Database) -> GaugeReader:
@@ -22,13 +240,13 @@ def gauges(db: Database) -> GaugeReader:
             "Seconds since the mediator's last heartbeat",
             labels=["urn"],
         )
-        now = utcnow()
         with db.session() as session:
             rows = session.execute(
                 select(Mediator.urn, Mediator.last_heartbeat_at).where(
                     Mediator.last_heartbeat_at.is_not(None)
                 )
             ).all()
+        now = utcnow()
         for urn, last in rows:
             family.add_metric([urn], (now - last).total_seconds())
         yield family
