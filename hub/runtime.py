@@ -1,4 +1,5 @@
-"""The long-lived objects one hub process shares: settings, database, authenticator, HTTP client, channels."""
+"""The long-lived objects one hub process shares: settings, database, authenticator, HTTP client,
+the transaction log writer, channels."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from hub.auth.cache import CredentialCache
@@ -13,6 +15,7 @@ from hub.auth.service import Authenticator, LockoutPolicy
 from hub.channels import service as channel_service
 from hub.channels.service import ChannelTable
 from hub.db.session import Database
+from hub.gateway.log_writer import LogWriter
 from hub.settings import Settings
 
 
@@ -22,6 +25,7 @@ class Runtime:
     db: Database
     authenticator: Authenticator
     http: httpx.AsyncClient = field(repr=False)
+    log_writer: LogWriter = field(repr=False)
     channels: ChannelTable = field(default_factory=lambda: ChannelTable([]))
     _channels_seen: tuple[Any, ...] | None = None
 
@@ -35,7 +39,7 @@ class Runtime:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         )
         db = db or Database(settings.database_url)
-        return cls(settings, db, Authenticator(db, cache, policy), http)
+        return cls(settings, db, Authenticator(db, cache, policy), http, LogWriter(db))
 
     def reload_channels(self, session: Session | None = None, *, force: bool = False) -> bool:
         """Recompile the channel table when any channel changed (in this process or another).
@@ -58,4 +62,5 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await to_thread.run_sync(self.log_writer.stop)
         self.db.dispose()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid

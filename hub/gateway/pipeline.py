@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
-from anyio import to_thread
 from pydantic import ValidationError
 
 from hub import metrics
@@ -26,7 +24,7 @@ from hub.gateway.body_policy import stored_body, stored_headers
 from hub.gateway.forward import GatewayRequest, UpstreamResult
 from hub.mediators.response import CONTENT_TYPE as OPENHIM_CONTENT_TYPE
 from hub.mediators.response import MediatorResponse
-from hub.outbox.service import DeliverySpec, enqueue
+from hub.outbox.service import DeliverySpec
 from hub.runtime import Runtime
 from hub.transactions import service as transactions
 from hub.transactions.models import Status
@@ -155,7 +153,7 @@ async def process(
         parent_id=parent_id,
     )
     t0 = time.perf_counter()
-    tx_id, started = await to_thread.run_sync(_open, runtime, opening)
+    tx_id, started = await runtime.log_writer.open(opening)
 
     primary = next(r for r in spec.routes if r.primary)
     timeout_for = lambda r: r.timeout_s or spec.timeout_s or runtime.settings.upstream_timeout_s  # noqa: E731
@@ -182,7 +180,7 @@ async def process(
             runtime, primary, request, tx_id, policy, timeout_for(primary)
         )
 
-    await to_thread.run_sync(_close, runtime, tx_id, closing, started, deliveries)
+    await runtime.log_writer.close(tx_id, closing, started, deliveries)
     metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
     return response
 
@@ -252,20 +250,3 @@ async def _call_primary(
         mediator_urn=reply.urn,
     )
     return GatewayResponse(reply.response.status, headers, body, tx_id, reply.status), closing
-
-
-def _open(runtime: Runtime, opening: transactions.Opening) -> tuple[int, datetime]:
-    with runtime.db.session() as session:
-        return transactions.open_transaction(session, opening)
-
-
-def _close(
-    runtime: Runtime,
-    tx_id: int,
-    closing: transactions.Closing,
-    started: datetime,
-    deliveries: list[DeliverySpec],
-) -> None:
-    with runtime.db.session() as session:
-        transactions.close_transaction(session, tx_id, closing, started)
-        enqueue(session, transaction_id=tx_id, deliveries=deliveries)

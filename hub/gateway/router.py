@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE
+from hub.auth.service import CHALLENGE, normalise_fingerprint
 from hub.channels.service import CompiledChannel
 from hub.errors import Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
 from hub.gateway.forward import GatewayRequest
@@ -22,19 +23,32 @@ log = logging.getLogger("hub.gateway")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
+async def _verified(
+    runtime: Runtime, scheme: str, credential: str, check: Callable[[str], Principal]
+) -> Principal:
+    """A cached principal without leaving the event loop; otherwise the blocking ``check`` in a thread.
+
+    ``scheme`` is the cache key :class:`~hub.auth.service.Authenticator` files that check under.
+    """
+    cached = runtime.authenticator.cache.get(scheme, credential)
+    return cached if cached is not None else await to_thread.run_sync(check, credential)
+
+
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
     """A client by certificate, bearer token or Basic, in that order."""
+    auth = runtime.authenticator
     tls = request.scope.get("extensions", {}).get("tls", {})
     if tls.get("client_cert_fingerprint"):
-        return await to_thread.run_sync(runtime.authenticator.certificate, tls["client_cert_fingerprint"])
+        fingerprint = normalise_fingerprint(tls["client_cert_fingerprint"])
+        return await _verified(runtime, "cert", fingerprint, auth.certificate)
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credential:
-        principal = await to_thread.run_sync(runtime.authenticator.bearer, credential.strip())
+        principal = await _verified(runtime, "bearer", credential.strip(), auth.bearer)
         if principal.kind != "client":
             raise Forbidden("admin-user tokens cannot call channels; use a client's token")
         return principal
     if scheme.lower() == "basic" and credential:
-        return await to_thread.run_sync(runtime.authenticator.basic_client, credential.strip())
+        return await _verified(runtime, "basic-client", credential.strip(), auth.basic_client)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 

@@ -1,7 +1,7 @@
 """Transaction log rules: open before work, close with status and orchestrations, list, recover, retain.
 
-The hot-path writes are single Core statements (no ORM unit of work) to keep the
-per-request cost of logging small.
+The hot-path writes are Core statements (no ORM unit of work) that the gateway's log
+writer runs prepared and in groups, to keep the per-request cost of logging small.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -50,27 +50,48 @@ class Closing:
     mediator_urn: str | None = None
 
 
+TRANSACTIONS = Transaction.__table__
+# Core statements over the table, not the ORM entity: the gateway's log writer runs them
+# prepared (hub.db.session.Prepared), so their rows name every column they set.
+OPEN = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id)
+OPEN_COLUMNS = (*Opening.__slots__, "status", "started_at", "orchestrations", "properties", "bodies_culled")
+CLOSE = update(TRANSACTIONS).where(TRANSACTIONS.c.id == bindparam("transaction_id"))
+CLOSE_COLUMNS = (*Closing.__slots__, "finished_at", "duration_ms", "transaction_id")
+
+
+def opening_row(opening: Opening, started: datetime) -> dict[str, Any]:
+    """The values of the Processing row, for :data:`OPEN`."""
+    return {
+        **{k: getattr(opening, k) for k in Opening.__slots__},
+        "status": Status.PROCESSING,
+        "started_at": started,
+        "orchestrations": [],
+        "properties": {},
+        "bodies_culled": False,
+    }
+
+
+def closing_row(
+    transaction_id: int, closing: Closing, started: datetime, finished: datetime
+) -> dict[str, Any]:
+    """The values that record an outcome, for :data:`CLOSE`."""
+    return {
+        **{k: getattr(closing, k) for k in Closing.__slots__},
+        "finished_at": finished,
+        "duration_ms": (finished - started).total_seconds() * 1000,
+        "transaction_id": transaction_id,
+    }
+
+
 def open_transaction(session: Session, opening: Opening) -> tuple[int, datetime]:
     """Write the Processing row; returns its id and start time."""
-    values = {k: getattr(opening, k) for k in Opening.__slots__}
     started = utcnow()
-    tx_id = session.execute(
-        insert(Transaction)
-        .values(**values, status=Status.PROCESSING, started_at=started, orchestrations=[], properties={})
-        .returning(Transaction.id)
-    ).scalar_one()
-    return tx_id, started
+    return session.execute(OPEN, opening_row(opening, started)).scalar_one(), started
 
 
 def close_transaction(session: Session, transaction_id: int, closing: Closing, started: datetime) -> None:
     """Record the outcome; the caller adds any deliveries in the same DB transaction."""
-    finished = utcnow()
-    values = {k: getattr(closing, k) for k in Closing.__slots__}
-    session.execute(
-        update(Transaction)
-        .where(Transaction.id == transaction_id)
-        .values(**values, finished_at=finished, duration_ms=(finished - started).total_seconds() * 1000)
-    )
+    session.execute(CLOSE, closing_row(transaction_id, closing, started, utcnow()))
 
 
 def get(session: Session, transaction_id: int) -> Transaction:
