@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.common.errors import AdapterError
 from hub.errors import HubError
 from hub.logs import request_id
 
@@ -44,6 +46,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(AdapterError)
+    async def _adapter(_request: Request, exc: AdapterError) -> JSONResponse:
+        # an external system failed while the hub worked for the caller: the hub is a gateway here
+        timed_out = isinstance(exc.__cause__, TimeoutError | requests.Timeout)
+        return problem(504 if timed_out else 502, f"{exc.system} call failed", str(exc), system=exc.system)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
