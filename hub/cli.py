@@ -31,7 +31,9 @@ from hub.clients.schemas import ClientIn
 from hub.db import migrate
 from hub.db.session import Database
 from hub.errors import HubError
+from hub.dhis2.cli import dhis2
 from hub.outbox.cli import outbox, worker
+from hub.pipelines.cli import run
 from hub.settings import Settings, get_settings
 from hub.transactions import retention
 from hub.transactions import service as transactions
@@ -61,6 +63,8 @@ def main() -> None:
 
 main.add_command(worker)
 main.add_command(outbox)
+main.add_command(dhis2)
+main.add_command(run)
 
 
 # -- serve and database ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hub.channels import service as channel_service
 from hub.channels.schemas import ChannelSpec
 from hub.clients import service as client_service
+from hub.dhis2.config import Dhis2Config
 from hub.settings import load_yaml
 
 
@@ -37,6 +38,7 @@ class HubFile(BaseModel):
     model_config = ConfigDict(extra="allow")
     clients: list[ClientConfig] = Field(default_factory=list)
     channels: list[ChannelSpec] = Field(default_factory=list)
+    dhis2: Dhis2Config = Field(default_factory=Dhis2Config)
 
 
 def read(path: str | None) -> HubFile:

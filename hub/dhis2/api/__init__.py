@@ -1,0 +1,1 @@
+"""DHIS2-compatible Web API routers."""

@@ -1,0 +1,1 @@
+"""Pipelines: plain functions over adapters and services, run by Airflow DAGs or the CLI."""
