@@ -23,11 +23,12 @@ class CredentialCache:
         self._entries: dict[bytes, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
 
-    def _key(self, scheme: str, credential: str) -> bytes:
+    def key(self, scheme: str, credential: str) -> bytes:
+        """What the cache files ``credential`` under: an HMAC, never the credential itself."""
         return hmac.new(self._secret, f"{scheme}\0{credential}".encode(), hashlib.sha256).digest()
 
     def get(self, scheme: str, credential: str) -> Principal | None:
-        hit = self._entries.get(self._key(scheme, credential))
+        hit = self._entries.get(self.key(scheme, credential))
         if hit is None or hit[1] < time.monotonic():
             return None
         return hit[0]
@@ -36,7 +37,7 @@ class CredentialCache:
         with self._lock:
             if len(self._entries) >= self._max:
                 self._entries.clear()
-            self._entries[self._key(scheme, credential)] = (principal, time.monotonic() + self._ttl)
+            self._entries[self.key(scheme, credential)] = (principal, time.monotonic() + self._ttl)
 
     def clear(self) -> None:
         with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -29,9 +31,27 @@ async def _verified(
     """A cached principal without leaving the event loop; otherwise the blocking ``check`` in a thread.
 
     ``scheme`` is the cache key :class:`~hub.auth.service.Authenticator` files that check under.
+    Requests that arrive with the same credential while it is being checked wait for that check:
+    when a busy client's cache entry expires, every request in flight would otherwise run its
+    own argon2 verification (each inside a DB transaction, which on SQLite holds the write lock).
     """
-    cached = runtime.authenticator.cache.get(scheme, credential)
-    return cached if cached is not None else await to_thread.run_sync(check, credential)
+    cache = runtime.authenticator.cache
+    cached = cache.get(scheme, credential)
+    if cached is not None:
+        return cached
+    key = cache.key(scheme, credential)
+    running = runtime.verifying.get(key)
+    if running is not None:
+        with contextlib.suppress(Exception):
+            return await asyncio.shield(running)
+        # a failed check is not shared: each request's own attempt counts towards lockout
+        return await to_thread.run_sync(check, credential)
+    running = asyncio.ensure_future(to_thread.run_sync(check, credential))
+    runtime.verifying[key] = running
+    try:
+        return await asyncio.shield(running)
+    finally:
+        runtime.verifying.pop(key, None)
 
 
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:

@@ -1,0 +1,57 @@
+"""The ceiling for the hub's stack: a pass-through proxy with no auth, no logging and no database.
+
+``python bench/passthrough.py UPSTREAM_URL PORT`` serves it on 127.0.0.1 with the same uvicorn
+arguments as ``hub serve``, one shared ``httpx.AsyncClient`` with the hub's limits, and the hub's
+header rules, so the only difference from the hub is what the hub does on top of forwarding.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.gateway.forward import NOT_FORWARDED, response_headers
+from hub.gateway.router import METHODS
+
+
+def create_app(upstream: str) -> FastAPI:
+    client = httpx.AsyncClient(
+        timeout=30.0,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    async def proxy(request: Request) -> Response:
+        url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k: v for k, v in request.headers.items() if k not in NOT_FORWARDED}
+        body = await request.body()
+        answer = await client.request(request.method, url, headers=headers, content=body or None)
+        return Response(
+            answer.content, status_code=answer.status_code, headers=response_headers(answer.headers)
+        )
+
+    app = FastAPI(lifespan=lifespan)
+    app.add_route("/{path:path}", proxy, methods=METHODS, include_in_schema=False)
+    return app
+
+
+if __name__ == "__main__":
+    uvicorn.run(
+        create_app(sys.argv[1].rstrip("/")),
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        log_config=None,
+        access_log=False,
+    )

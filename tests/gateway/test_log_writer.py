@@ -1,0 +1,102 @@
+"""The transaction log writer: concurrent writes commit in groups, and a bad write fails only its request."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hub.db.session import Database
+from hub.gateway.log_writer import LogWriter
+from hub.outbox.models import Delivery
+from hub.outbox.service import DeliverySpec
+from hub.transactions import service as transactions
+from hub.transactions.models import Status, Transaction
+
+MISSING_CHANNEL = 987_654
+
+
+def opening(request_id: str, channel_pk: int | None = None) -> transactions.Opening:
+    return transactions.Opening(
+        request_id, "POST", "/in", "a=1", "partner-1", channel_pk, "in", {"x": "1"}, '{"v":1}', 7, True
+    )
+
+
+CLOSING = transactions.Closing(
+    Status.SUCCESSFUL, 200, {"content-type": "application/json"}, '{"ok":true}', [{"name": "up"}], {}
+)
+
+
+def run(db: Database, scenario: Any) -> tuple[Any, int]:
+    """Run ``scenario(writer)`` on an event loop; its result and how many groups were committed."""
+    writer = LogWriter(db)
+    groups = 0
+    commit = writer._commit
+
+    def counting(connection: Any, group: list[Any]) -> Any:
+        nonlocal groups
+        groups += 1
+        return commit(connection, group)
+
+    writer._commit = counting  # type: ignore[method-assign]
+    try:
+        return asyncio.run(scenario(writer)), groups
+    finally:
+        writer.stop()
+
+
+def test_concurrent_requests_commit_in_groups(db: Database) -> None:
+    async def request(writer: LogWriter, n: int) -> int:
+        tx_id, started = await writer.open(opening(f"req-{n}"))
+        await writer.close(tx_id, CLOSING, started, [])
+        return tx_id
+
+    async def scenario(writer: LogWriter) -> list[int]:
+        return await asyncio.gather(*(request(writer, n) for n in range(40)))
+
+    ids, groups = run(db, scenario)
+
+    assert len(set(ids)) == 40
+    assert groups < 40, "writes waiting together commit together"
+    with db.session() as session:
+        rows = session.scalars(select(Transaction).order_by(Transaction.id)).all()
+    assert [r.request_id for r in rows] == [f"req-{n}" for n in range(40)]
+    assert all(r.status == Status.SUCCESSFUL and r.finished_at and r.duration_ms is not None for r in rows)
+    assert rows[0].request_headers == {"x": "1"} and rows[0].orchestrations == [{"name": "up"}]
+    assert rows[0].started_at.tzinfo is not None and rows[0].error is None
+
+
+def test_a_failing_write_fails_only_its_own_request(db: Database) -> None:
+    async def scenario(writer: LogWriter) -> list[Any]:
+        writes = [writer.open(opening("ok-1")), writer.open(opening("bad", MISSING_CHANNEL))]
+        return await asyncio.gather(*writes, writer.open(opening("ok-2")), return_exceptions=True)
+
+    (first, bad, last), _ = run(db, scenario)
+
+    assert isinstance(bad, IntegrityError), "the driver's error surfaces as SQLAlchemy's"
+    assert isinstance(first, tuple) and isinstance(last, tuple)
+    with db.session() as session:
+        assert session.scalars(select(Transaction.request_id).order_by(Transaction.id)).all() == [
+            "ok-1",
+            "ok-2",
+        ]
+
+
+@pytest.mark.parametrize("deliveries", [0, 2], ids=["no-deliveries", "with-deliveries"])
+def test_close_commits_its_deliveries(db: Database, deliveries: int) -> None:
+    spec = DeliverySpec("second", "POST", "http://127.0.0.1:9/x", {}, b"{}", 5.0, 3)
+
+    async def scenario(writer: LogWriter) -> int:
+        tx_id, started = await writer.open(opening("req"))
+        await writer.close(tx_id, CLOSING, started, [spec] * deliveries)
+        return tx_id
+
+    tx_id, _ = run(db, scenario)
+
+    with db.session() as session:
+        queued = session.scalars(select(Delivery).where(Delivery.transaction_id == tx_id)).all()
+        assert session.get(Transaction, tx_id).status == Status.SUCCESSFUL
+    assert [d.route_name for d in queued] == ["second"] * deliveries
