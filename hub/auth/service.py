@@ -63,14 +63,15 @@ def user_principal(user: User, via: str) -> Principal:
 # -- lockout -----------------------------------------------------------------------------------------
 
 
-def check_lockout(session: Session, principal_key: str) -> None:
-    """Raise 429 while ``principal_key`` is locked out."""
+def check_lockout(session: Session, principal_key: str) -> bool:
+    """Raise 429 while ``principal_key`` is locked out; else tell whether it has failures on record."""
     row = session.get(AuthLockout, principal_key)
     if row is not None and row.locked_until is not None and row.locked_until > utcnow():
         retry = max(1, int((row.locked_until - utcnow()).total_seconds()))
         raise TooManyRequests(
             "too many failed authentication attempts; try again later", headers={"Retry-After": str(retry)}
         )
+    return row is not None
 
 
 def record_failure(session: Session, principal_key: str, policy: LockoutPolicy) -> None:
@@ -111,14 +112,22 @@ class Authenticator:
     def verified(
         self, key: str, check: Callable[[Session], Principal | None], fail: Unauthenticated | None = None
     ) -> Principal:
-        """Run ``check`` under lockout rules: a ``None`` counts as a failure and raises 401."""
+        """Run a fast ``check`` under lockout rules: a ``None`` counts as a failure and raises 401."""
         with self.db.session() as session:
-            check_lockout(session, key)
+            had_failures = check_lockout(session, key)
             principal = check(session)
-            if principal is None:
-                record_failure(session, key, self.policy)
-            else:
-                clear_failures(session, key)
+        return self._settle(key, principal, had_failures, fail)
+
+    def _settle(
+        self, key: str, principal: Principal | None, had_failures: bool, fail: Unauthenticated | None = None
+    ) -> Principal:
+        """Record the outcome: a failure always, a success only when it clears earlier failures."""
+        if principal is None or had_failures:
+            with self.db.session() as session:
+                if principal is None:
+                    record_failure(session, key, self.policy)
+                else:
+                    clear_failures(session, key)
         if principal is None:
             raise fail or _unauthenticated()
         return principal
@@ -128,17 +137,24 @@ class Authenticator:
         if cached is not None:
             return cached
         name, password = parse_basic(credential)
-
-        def check(session: Session) -> Principal | None:
+        key = f"{kind}:{name}"
+        with self.db.session() as session:
+            had_failures = check_lockout(session, key)
             if kind == "client":
                 client = session.scalar(select(Client).where(Client.client_id == name))
-                ok = passwords.verify_password(client.password_hash if client else None, password)
-                return client_principal(client, "basic") if ok and client and client.enabled else None
-            user = session.scalar(select(User).where(User.email == name))
-            ok = passwords.verify_password(user.password_hash if user else None, password)
-            return user_principal(user, "basic") if ok and user else None
-
-        principal = self.verified(f"{kind}:{name}", check)
+                stored, candidate = (
+                    client.password_hash if client else None,
+                    client_principal(client, "basic") if client and client.enabled else None,
+                )
+            else:
+                user = session.scalar(select(User).where(User.email == name))
+                stored, candidate = (
+                    user.password_hash if user else None,
+                    user_principal(user, "basic") if user else None,
+                )
+        # argon2 takes ~0.5 s by design: never while a DB transaction (on SQLite, the write lock) is open
+        principal = candidate if passwords.verify_password(stored, password) else None
+        principal = self._settle(key, principal, had_failures)
         self.cache.put(f"basic-{kind}", credential, principal)
         return principal
 

@@ -8,13 +8,15 @@ import logging
 from collections.abc import Callable
 
 from anyio import to_thread
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from hub.auth.principal import Principal
 from hub.auth.service import CHALLENGE, normalise_fingerprint
 from hub.channels.service import CompiledChannel
-from hub.errors import Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
+from hub.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
 from hub.gateway.forward import GatewayRequest
 from hub.gateway.pipeline import check_size, process
 from hub.logs import request_id
@@ -84,12 +86,45 @@ async def read_body(request: Request, cap: int) -> bytes:
         raise PayloadTooLarge(f"request body of {declared} bytes is over this channel's limit of {cap} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise PayloadTooLarge(f"request body is over this channel's limit of {cap} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise PayloadTooLarge(f"request body is over this channel's limit of {cap} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # nothing was logged or forwarded yet: the client gave up, which is not a hub error
+        raise BadRequest("the client disconnected before sending the whole body") from exc
     return b"".join(chunks)
+
+
+class ChannelRoute(Route):
+    """The gateway for every path whose first segment is not one of the hub's own APIs.
+
+    Placed first, it spares channel traffic a walk past every admin, FHIR and DHIS2
+    route; paths under a reserved prefix fall through to those routes (and to the
+    catch-all gateway route after them).
+    """
+
+    def __init__(self, reserved: frozenset[str]) -> None:
+        super().__init__("/{path:path}", gateway, methods=METHODS, include_in_schema=False)
+        self.reserved = reserved
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        first = path[1:].split("/", 1)[0].split(".", 1)[0]
+        if scope["type"] != "http" or first in self.reserved:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def first_segments(paths: list[str]) -> frozenset[str] | None:
+    """The literal start of each route's first segment (``/admin/x`` → ``admin``, ``/api{v}/x`` → ``api``).
+
+    None when a route starts with a parameter: then no prefix is safe to skip.
+    """
+    firsts = {p[1:].split("/", 1)[0].split(".", 1)[0].split("{", 1)[0] for p in paths}
+    return None if "" in firsts else frozenset(firsts)
 
 
 async def gateway(request: Request) -> Response:

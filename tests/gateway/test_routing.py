@@ -6,6 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from hub.gateway.router import first_segments
 from hub.transactions.models import Transaction
 from tests.conftest import channel
 
@@ -193,3 +194,19 @@ def test_public_channel_needs_no_auth(make_hub, upstream):
     r = httpx.get(hub.url + "/public")
     assert r.status_code == 200
     assert transaction(hub, int(r.headers["x-hub-transaction-id"])).client_id is None
+
+
+@pytest.mark.parametrize(("paths", "expected"), [
+    (["/admin/clients", "/api{version:v}/dataValueSets", "/openapi.json", "/health"],
+     frozenset({"admin", "api", "openapi", "health"})),
+    (["/admin/x", "/{anything}"], None),
+], ids=["literal-prefixes", "parameter-first"])
+def test_reserved_prefixes_for_the_gateway_fast_path(paths, expected):
+    assert first_segments(paths) == expected
+
+
+def test_channel_under_a_reserved_prefix_still_routes(make_hub, upstream):
+    hub = make_hub(config(upstream, channel("adminish", r"/admin/legacy-feed", upstream)))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/admin/legacy-feed")
+    assert r.status_code == 200 and r.json()["path"] == "/admin/legacy-feed"
