@@ -30,13 +30,14 @@ from hub.clients import service as client_service
 from hub.clients.schemas import ClientIn
 from hub.db import migrate
 from hub.db.session import Database
-from hub.errors import HubError
 from hub.dhis2.cli import dhis2
+from hub.errors import HubError
 from hub.outbox.cli import outbox, worker
 from hub.pipelines.cli import run
 from hub.settings import Settings, get_settings
 from hub.transactions import retention
 from hub.transactions import service as transactions
+from terminology.cli import terminology
 
 console = Console()
 
@@ -65,6 +66,7 @@ main.add_command(worker)
 main.add_command(outbox)
 main.add_command(dhis2)
 main.add_command(run)
+main.add_command(terminology)
 
 
 # -- serve and database ------------------------------------------------------------------------------

@@ -12,16 +12,20 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import config_file
-from hub.api import health, problems
+from hub.api import fhir, health, problems
 from hub.auth.router import router as users_router
 from hub.auth.service import bootstrap_admin
 from hub.channels.router import router as channels_router
 from hub.clients.router import router as clients_router
 from hub.db.migrate import pending_message
-from hub.gateway.router import METHODS, gateway
+from hub.dhis2.api.data_values import router as dhis2_data_values_router
+from hub.dhis2.api.metadata import router as dhis2_metadata_router
+from hub.dhis2.api.system import router as dhis2_system_router
+from hub.gateway.router import METHODS, ChannelRoute, first_segments, gateway
 from hub.logs import request_id
 from hub.mediators import service as mediator_service
 from hub.mediators.router import router as mediators_router
@@ -139,10 +143,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     app.state.gauges = [outbox_service.gauges(runtime.db), mediator_service.gauges(runtime.db)]
     problems.install(app)
+    fhir.install(app)
     app.include_router(health.router)
     for router in (users_router, clients_router, channels_router, transactions_router, outbox_router):
         app.include_router(router, prefix="/admin")
     app.include_router(mediators_router)
+    app.include_router(fhir.router)
+    app.include_router(dhis2_system_router)
+    app.include_router(dhis2_metadata_router)
+    app.include_router(dhis2_data_values_router)
+    reserved = first_segments([r.path for r in app.routes if isinstance(r, BaseRoute) and hasattr(r, "path")])
+    if reserved is not None:
+        app.router.routes.insert(0, ChannelRoute(reserved))
     app.add_route("/{path:path}", gateway, methods=METHODS, include_in_schema=False)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -3,9 +3,12 @@
 from hub.auth.models import ApiToken, AuthLockout, Client, User
 from hub.channels.models import Channel, ChannelAudit
 from hub.db.base import Base
+from hub.dhis2.datavalues import models as dhis2_datavalues  # noqa: F401
+from hub.dhis2.metadata import models as dhis2_metadata  # noqa: F401
 from hub.mediators.models import Mediator
 from hub.outbox.models import Delivery
 from hub.transactions.models import Transaction
+from terminology import models as terminology_models  # noqa: F401
 
 __all__ = [
     "ApiToken",
