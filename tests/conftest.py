@@ -36,6 +36,13 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ADMIN = ("admin@hub.test", "admin-password-1")
+PASSWORD = "partner-password-1"
+PARTNER = {
+    "client_id": "partner-1",
+    "name": "Partner one",
+    "roles": ["partner"],
+    "password_env": "P1_PASSWORD",
+}
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 
 
@@ -215,6 +222,12 @@ def make_hub(database_url: str, tmp_path: Path) -> Iterator[Any]:
     yield make
     for hub in started:
         hub.stop()
+
+
+@pytest.fixture
+def partner_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment variable the ``PARTNER`` client's password is read from."""
+    monkeypatch.setenv("P1_PASSWORD", PASSWORD)
 
 
 def channel(name: str, pattern: str, url: str, **extra: Any) -> dict[str, Any]:

@@ -8,20 +8,9 @@ from sqlalchemy import select
 
 from hub.gateway.router import first_segments
 from hub.transactions.models import Transaction
-from tests.conftest import channel
+from tests.conftest import PARTNER, PASSWORD, channel
 
-PARTNER = {
-    "client_id": "partner-1",
-    "name": "Partner one",
-    "roles": ["partner"],
-    "password_env": "P1_PASSWORD",
-}
-PASSWORD = "partner-password-1"
-
-
-@pytest.fixture(autouse=True)
-def _partner_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("P1_PASSWORD", PASSWORD)
+pytestmark = pytest.mark.usefixtures("partner_password")
 
 
 def config(upstream: str, *channels: dict) -> dict:

@@ -13,21 +13,10 @@ from hub.db.session import Database
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.outbox.worker import Worker
 from hub.transactions.models import Status, Transaction
-from tests.conftest import channel, free_port
+from tests.conftest import PARTNER, PASSWORD, channel, free_port
 from tests.outbox.support import enqueue, spec, transaction, work_until
 
-PARTNER = {
-    "client_id": "partner-1",
-    "name": "Partner one",
-    "roles": ["partner"],
-    "password_env": "P1_PASSWORD",
-}
-PASSWORD = "partner-password-1"
-
-
-@pytest.fixture(autouse=True)
-def _partner_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("P1_PASSWORD", PASSWORD)
+pytestmark = pytest.mark.usefixtures("partner_password")
 
 
 def route(name: str, url: str, path: str, **extra: Any) -> dict[str, Any]:
