@@ -18,15 +18,10 @@ Exits 1 when a target or the logging check fails.
 from __future__ import annotations
 
 import argparse
-import base64
 import importlib.util
 import os
 import platform
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,15 +30,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import CLIENT, WrkResult, basic_token, hub_env, hub_serving, report, require_wrk, run_wrk, serving
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from hub.transactions.models import Status, Transaction
 
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCIES = (1, 32)
 TARGET_RATIO = 0.70
 TARGET_ADDED_P50_MS = 2.0
-CLIENT, PASSWORD = "bench-client", "bench-password-1"
 PG_DATABASE = "hub_bench"
 PATH = "/bench/observations"
 REQUEST_BODY = (
@@ -65,18 +59,6 @@ channels:
         url: {upstream}
         primary: true
 """
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-@dataclass(slots=True)
-class Slice:
-    """One wrk run."""
-
-    requests: int
-    errors: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
 
 
 @dataclass
@@ -84,7 +66,7 @@ class Target:
     name: str
     url: str
     database_url: str | None = None
-    slices: dict[int, list[Slice]] = field(default_factory=dict)
+    slices: dict[int, list[WrkResult]] = field(default_factory=dict)
     answered: int = 0  # warm-ups included: the hub logs those too
     cut_off: int = 0  # requests wrk may have sent but not seen answered when a run ended
 
@@ -95,74 +77,11 @@ class Target:
 # -- processes ----------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode} before listening")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port} after {timeout:g}s")
-
-
-@contextmanager
-def serving(name: str, args: list[str], log_dir: Path, env: dict[str, str]) -> Iterator[str]:
-    """Run ``args`` plus a free ``PORT`` as a process; terminate it (and only it) afterwards."""
-    port = free_port()
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([*args, str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_port(port, proc)
-            yield f"http://127.0.0.1:{port}"
-        except BaseException:
-            sys.stderr.write(log_path.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def hub_command() -> str:
-    """The ``hub`` entry point of the interpreter running this script (the project's venv)."""
-    beside = Path(sys.executable).parent / "hub"
-    found = str(beside) if beside.exists() else shutil.which("hub")
-    if not found:
-        raise SystemExit("the hub command is not installed: run scripts/setup")
-    return found
-
-
-def hub_env(database_url: str, config: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HUB_DATABASE_URL": database_url,
-        "HUB_CONFIG": str(config),
-        "HUB_LOG_LEVEL": "WARNING",
-        "HUB_SECRET_KEY": "bench-secret-key-not-for-production",
-        "HUB_EMBEDDED_WORKER": "true",
-        "BENCH_CLIENT_PASSWORD": PASSWORD,
-    }
-
-
 @contextmanager
 def hub(name: str, database_url: str, config: Path, work: Path) -> Iterator[Target]:
     """``hub db upgrade`` then ``hub serve`` on ``database_url``."""
-    command = hub_command()
-    env = hub_env(database_url, config)
-    subprocess.run([command, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    with serving(name, [command, "serve", "--host", "127.0.0.1", "--port"], work, env) as url:
+    env = hub_env(database_url, config, embedded_worker=True)
+    with hub_serving(name, env, work) as url:
         yield Target(name, url + PATH, database_url)
 
 
@@ -185,7 +104,7 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 
 
 def write_script(path: Path) -> Path:
-    token = base64.b64encode(f"{CLIENT}:{PASSWORD}".encode()).decode()
+    token = basic_token()
     path.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = '{REQUEST_BODY}'\n"
@@ -195,33 +114,8 @@ def write_script(path: Path) -> Path:
     return path
 
 
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", value).groups()  # type: ignore[union-attr]
-    return float(number) * UNITS_MS[unit]
-
-
-def parse_wrk(output: str) -> Slice:
-    """The figures of one ``wrk --latency`` run."""
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (
-        sum(int(n) for n in sockets.groups()) if sockets else 0
-    )
-    return Slice(requests, errors, rps, p50, p99)
-
-
-def wrk(target: Target, script: Path, concurrency: int, seconds: int) -> Slice:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), target.url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result = parse_wrk(out)
+def wrk(target: Target, script: Path, concurrency: int, seconds: int) -> WrkResult:
+    result = run_wrk(target.url, script, concurrency=concurrency, seconds=seconds)
     target.answered += result.requests
     # wrk stops with up to `concurrency` requests sent but unanswered; the server still handles them.
     target.cut_off += concurrency
@@ -345,8 +239,7 @@ def main() -> int:
         help=f"a server where database {PG_DATABASE} may be created and dropped; '' skips PostgreSQL",
     )
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: run scripts/setup --bench")
+    require_wrk()
 
     print(f"gateway benchmark: {environment()}; {args.duration}s per target and concurrency", flush=True)
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp, ExitStack() as stack:
@@ -373,9 +266,7 @@ def main() -> int:
     print()
     print(table(targets))
     print()
-    for ok, message in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {message}")
-    return 0 if all(ok for ok, _ in verdicts) else 1
+    return report(verdicts)
 
 
 if __name__ == "__main__":

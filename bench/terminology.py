@@ -22,20 +22,28 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+# bench/ is first on sys.path only until the fix below
+from common import (
+    CLIENT,
+    PASSWORD,
+    basic_token,
+    hub_env,
+    hub_serving,
+    percentile,
+    report,
+    require_wrk,
+    run_wrk,
+)
+
 # Run as `python bench/terminology.py`, Python puts bench/ first on sys.path, where this very file
 # would shadow the `terminology` package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-import base64
 import os
 import platform
 import random
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -50,8 +58,6 @@ from hub.db.session import Database
 from terminology import icd10, operations
 from terminology.catalog import Catalog
 
-ROOT = Path(__file__).resolve().parent.parent
-CLIENT, PASSWORD = "bench-client", "bench-password-1"
 TARGET_SEARCH_P99_MS = 20.0
 TARGET_LOOKUP_RPS = 2000.0
 QUERIES = [
@@ -96,22 +102,10 @@ QUERIES = [
     "postpartum haemorrhage",
     "maternal care",
 ]
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @contextmanager
-def hub_serving(work: Path) -> Iterator[str]:
+def icd10_hub(work: Path) -> Iterator[str]:
     """ICD-10 in a fresh SQLite file, then ``hub serve`` on it; terminated (only it) afterwards."""
     database_url = f"sqlite:///{work}/bench.db"
     config = work / "hub.yaml"
@@ -119,58 +113,27 @@ def hub_serving(work: Path) -> Iterator[str]:
         f"clients:\n  - client_id: {CLIENT}\n    name: Benchmark client\n    roles: [bench]\n"
         "    password_env: BENCH_CLIENT_PASSWORD\n"
     )
-    command = str(Path(sys.executable).with_name("hub"))
-    env = {
-        **os.environ,
-        "HUB_DATABASE_URL": database_url,
-        "HUB_CONFIG": str(config),
-        "HUB_LOG_LEVEL": "WARNING",
-        "HUB_SECRET_KEY": "bench-secret-key-not-for-production",
-        "HUB_EMBEDDED_WORKER": "false",
+    env = hub_env(
+        database_url,
+        config,
+        embedded_worker=False,
         # this measures terminology, not the argon2 re-check when a cached credential expires
-        "HUB_AUTH_CACHE_TTL_S": "3600",
-        "BENCH_CLIENT_PASSWORD": PASSWORD,
-    }
-    subprocess.run([command, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    db = Database(database_url)
-    with db.session() as session:
-        icd10.load(session)
-    db.dispose()
-    port = free_port()
-    log_path = work / "hub.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"hub did not start: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        HUB_AUTH_CACHE_TTL_S="3600",
+    )
+
+    def load_icd10() -> None:
+        db = Database(database_url)
+        with db.session() as session:
+            icd10.load(session)
+        db.dispose()
+
+    with hub_serving("hub", env, work, after_upgrade=load_icd10, ready_path="/ready") as url:
+        yield url
 
 
 def wrk_lookup(url: str, codes: list[str], work: Path, duration: float) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, non-2xx) for ``$lookup`` over ``codes`` in turn."""
-    token = base64.b64encode(f"{CLIENT}:{PASSWORD}".encode()).decode()
+    token = basic_token()
     script = work / "lookup.lua"
     listed = ", ".join(f'"{quote(c)}"' for c in codes)
     script.write_text(
@@ -180,24 +143,15 @@ def wrk_lookup(url: str, codes: list[str], work: Path, duration: float) -> tuple
         f'  return wrk.format("GET", "/fhir/CodeSystem/$lookup?system={quote(icd10.URL, safe="")}&code=" '
         ".. codes[(i % #codes) + 1])\nend\n"
     )
-    args = ["wrk", "-t1", "-c32", f"-d{duration:g}s", "--latency", "-s", str(script), url]
     # one request first: otherwise 32 connections each verify the password (argon2) at once
     httpx.get(
         f"{url}/fhir/CodeSystem/$lookup",
         params={"system": icd10.URL, "code": codes[0]},
         auth=(CLIENT, PASSWORD),
     ).raise_for_status()
-    subprocess.run([*args[:3], "-d2s", *args[4:]], check=True, capture_output=True)  # warm-up
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+[a-z]+)", out, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-
-    def ms(value: str) -> float:
-        number, unit = re.fullmatch(r"([\d.]+)([a-z]+)", value).groups()  # type: ignore[union-attr]
-        return float(number) * UNITS_MS[unit]
-
-    return rps, ms(latency["50"]), ms(latency["99"]), int(errors.group(1)) if errors else 0
+    run_wrk(url, script, concurrency=32, seconds=2)  # warm-up
+    result = run_wrk(url, script, concurrency=32, seconds=duration)
+    return result.rps, result.p50_ms, result.p99_ms, result.non_2xx
 
 
 def http_search(url: str, rounds: int) -> list[float]:
@@ -245,15 +199,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20, help="passes over the search queries")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]  # other processes on these cores skew every figure
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: scripts/setup --bench")
+    require_wrk()
     leaves = [c for c in icd.get_all_codes(True) if icd.is_leaf(c)]
     codes = random.Random(42).sample(leaves, 500)
     rows: list[tuple[str, str, str, str]] = []
 
     with tempfile.TemporaryDirectory(prefix="bench-terminology-") as tmp:
         work = Path(tmp)
-        with hub_serving(work) as url:
+        with icd10_hub(work) as url:
             rps, p50, p99, errors = wrk_lookup(url, codes, work, args.duration)
             rows.append(
                 ("$lookup over HTTP (wrk, 32 connections)", f"{rps:,.0f}/s", f"{p50:.2f}", f"{p99:.2f}")
@@ -325,18 +278,17 @@ def main() -> int:
     print(f"{'':{width}}  {'rate':>10}  {'p50 ms':>8}  {'p99 ms':>8}")
     for name, rate, p50_ms, p99_ms in rows:
         print(f"{name:{width}}  {rate:>10}  {p50_ms:>8}  {p99_ms:>8}")
-    checks = [
-        (
-            f"$expand search p99 {http_search_p99:.2f} ms < {TARGET_SEARCH_P99_MS:g} ms",
-            http_search_p99 < TARGET_SEARCH_P99_MS,
-        ),
-        (f"$lookup {rps:,.0f} requests/s ≥ {TARGET_LOOKUP_RPS:,.0f}", rps >= TARGET_LOOKUP_RPS),
-        (f"no failed $lookup requests ({errors})", errors == 0),
-    ]
     print()
-    for text, ok in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    return 0 if all(ok for _, ok in checks) else 1
+    return report(
+        [
+            (
+                http_search_p99 < TARGET_SEARCH_P99_MS,
+                f"$expand search p99 {http_search_p99:.2f} ms < {TARGET_SEARCH_P99_MS:g} ms",
+            ),
+            (rps >= TARGET_LOOKUP_RPS, f"$lookup {rps:,.0f} requests/s ≥ {TARGET_LOOKUP_RPS:,.0f}"),
+            (errors == 0, f"no failed $lookup requests ({errors})"),
+        ]
+    )
 
 
 if __name__ == "__main__":
