@@ -122,6 +122,14 @@ def database_url(
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite database, for tests whose subject is not the database (e.g. DAG wiring)."""
+    path = tmp_path / "hub.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database

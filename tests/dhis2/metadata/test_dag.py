@@ -28,10 +28,10 @@ def _load_dag() -> Any:
 
 @pytest.mark.usefixtures("airflow_db")
 def test_dag_syncs_with_the_airflow_connection(
-    database_url: str, dhis2: FakeDhis2, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, dhis2: FakeDhis2, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one backend is enough to prove the wiring; the pipeline tests cover both")
+    # one backend proves the DAG's wiring; the pipeline tests run on SQLite and PostgreSQL
+    database_url = sqlite_url
     dhis2.collections["organisationUnits"] = [org_unit("OrgUnit0000", "Country")]
     connection = {
         "conn_type": "http",
