@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     upstream_timeout_s: float = 30.0
 
+    # argon2id cost (RFC 9106 / argon2-cffi defaults); production refuses less than OWASP's minimum
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
     auth_max_failures: int = 5
     auth_lockout_s: float = 300.0
     auth_cache_ttl_s: float = 60.0
@@ -94,6 +99,8 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("HUB_SECRET_KEY must be set to a real secret when HUB_ENV=production")
+        if self.env == "production" and (self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2):
+            raise ValueError("argon2 cost below OWASP's minimum (19 MiB, 2 passes) is refused in production")
         return self
 
     @property

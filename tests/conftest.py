@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="hub-airflow-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+# Tests hash and verify hundreds of passwords: the cheapest argon2id (as Django tests use a fast hasher).
+os.environ.setdefault("HUB_ARGON2_TIME_COST", "1")
+os.environ.setdefault("HUB_ARGON2_MEMORY_KIB", "64")
+os.environ.setdefault("HUB_ARGON2_PARALLELISM", "1")
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ADMIN = ("admin@hub.test", "admin-password-1")
 PASSWORD = "partner-password-1"

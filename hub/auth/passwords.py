@@ -5,25 +5,42 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# Verified against when the principal does not exist, so a miss costs what a hit costs.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+from hub.settings import get_settings
+
+
+@lru_cache
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The argon2id hasher with the configured cost, and a dummy hash made with it.
+
+    The dummy is verified against when the principal does not exist, so a miss costs what
+    a hit costs. Hashes keep their own parameters, so changing the cost never breaks them.
+    """
+    settings = get_settings()
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
 
 TOKEN_PREFIX = "hub_"  # noqa: S105 - a label, not a secret
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant-time check; a missing hash still spends one verification."""
+    hasher, dummy = _hasher()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.service import create_user
+from hub.settings import Settings
 from hub.tls import MutualTLSProtocol
 from tests.conftest import ADMIN, LiveHub, channel, hub_settings, write_config
 
@@ -250,3 +252,19 @@ def test_users_api_and_user_tokens(make_hub):
     with hub.admin() as admin:
         assert admin.delete("/admin/users/ops@hub.test").status_code == 204
     assert httpx.get(hub.url + "/admin/users", headers=bearer).status_code == 401
+
+
+def test_production_refuses_weak_password_hashing():
+    defaults = {f: Settings.model_fields[f].default for f in ("argon2_time_cost", "argon2_memory_kib")}
+    assert defaults == {"argon2_time_cost": 3, "argon2_memory_kib": 65536}
+    production = {"env": "production", "secret_key": "a-real-secret-of-some-length"}
+    assert Settings(**production, **defaults).argon2_memory_kib == 65536
+    with pytest.raises(ValueError, match="OWASP"):
+        Settings(**production, argon2_memory_kib=64, argon2_time_cost=1)
+
+
+def test_hashes_keep_their_parameters():
+    # the test profile (cheap) verifies a hash made with production's cost, and vice versa
+    strong = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("s3cret-pass")
+    assert verify_password(strong, "s3cret-pass")
+    assert "m=64,t=1,p=1" in hash_password("s3cret-pass")
