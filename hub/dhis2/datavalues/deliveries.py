@@ -6,10 +6,9 @@ in the environment (the delivery only names the variable, as a channel route doe
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
-import orjson
+import msgspec
 
 from hub.dhis2.config import Dhis2Target
 from hub.dhis2.datavalues.validation import Row
@@ -23,17 +22,29 @@ UID_SCHEMES = {
 }  # fmt: skip
 
 
-def _value(row: Row) -> dict[str, Any]:
-    ou, pe, de, coc, aoc, value, comment, stored_by, followup, remove, _ = row
-    doc: dict[str, Any] = {"dataElement": de, "period": pe, "orgUnit": ou, "categoryOptionCombo": coc,
-                           "attributeOptionCombo": aoc, "value": value, "followup": followup}  # fmt: skip
-    if comment is not None:
-        doc["comment"] = comment
-    if stored_by is not None:
-        doc["storedBy"] = stored_by
-    if remove:
-        doc["deleted"] = True
-    return doc
+class _Value(msgspec.Struct, omit_defaults=True, gc=False):
+    """One value of a delivery body; a struct, not a dict per value (half the cost at 10,000 a chunk).
+
+    Fields in DHIS2's order; ``comment``, ``storedBy`` and ``deleted`` only when they say something.
+    """
+
+    dataElement: str  # noqa: N815 - DHIS2's field names
+    period: str
+    orgUnit: str  # noqa: N815
+    categoryOptionCombo: str  # noqa: N815
+    attributeOptionCombo: str  # noqa: N815
+    value: str | None
+    followup: bool
+    comment: str | None = None
+    storedBy: str | None = None  # noqa: N815
+    deleted: bool = False
+
+
+class _Body(msgspec.Struct, gc=False):
+    dataValues: list[_Value]  # noqa: N815
+
+
+ENCODER = msgspec.json.Encoder()
 
 
 def route_name(target: Dhis2Target) -> str:
@@ -65,7 +76,10 @@ def for_chunk(
     """One delivery per target carrying ``rows``; none when there are no rows or no targets."""
     if not rows or not targets:
         return []
-    body = orjson.dumps({"dataValues": [_value(row) for row in rows]})
+    body = ENCODER.encode(
+        _Body([_Value(de, pe, ou, coc, aoc, value, followup, comment, stored_by, remove)
+               for ou, pe, de, coc, aoc, value, comment, stored_by, followup, remove, _ in rows])
+    )  # fmt: skip
     return post(
         "/api/dataValueSets", body, query={"importStrategy": strategy}, targets=targets, settings=settings
     )

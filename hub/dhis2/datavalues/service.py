@@ -9,9 +9,8 @@ malformed; the summary says the import failed and where. A dry run rolls every c
 
 from __future__ import annotations
 
-from collections import deque
+import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -25,11 +24,14 @@ from hub.dhis2.datavalues.parsers import MalformedPayload, RawValue, reader_for
 from hub.dhis2.datavalues.resolver import Resolver, Schemes
 from hub.dhis2.datavalues.summary import ImportCount, ImportSummary
 from hub.dhis2.datavalues.validation import Row, SetContext, Validator, set_context
+from hub.dhis2.datavalues.writer import InlineWriter, Job, ProcessWriter
 from hub.errors import BadRequest
-from hub.outbox.service import enqueue
+from hub.outbox.service import DeliverySpec
 from hub.settings import Settings
 
 CHUNK = 10_000
+# below this a writer process costs more to start (~0.5 s of imports) than it saves
+PROCESS_MIN_BYTES = 8 * 1024 * 1024
 STRATEGIES = {"CREATE_AND_UPDATE": "CREATE_AND_UPDATE", "CREATE": "CREATE", "UPDATE": "UPDATE",
               "DELETE": "DELETE", "NEW_AND_UPDATES": "CREATE_AND_UPDATE", "NEW": "CREATE",
               "UPDATES": "UPDATE", "DELETES": "DELETE"}  # fmt: skip
@@ -70,12 +72,11 @@ class Importer:
     summary: ImportSummary
 
     def run(self, source: BinaryIO, *, today: date, progress: Callable[[int], None] | None = None) -> None:
-        """Validate chunk N+1 while a writer thread stores chunk N: the DB driver releases the GIL
-        while the database works, so parsing and writing overlap on a second core."""
+        """Parse and validate here; a writer (a process for big payloads) stores chunk by chunk."""
         options, summary = self.options, self.summary
         strategy = options.strategy
-        pending: deque[Future[ImportCount]] = deque()
         try:
+            big = _size(source) >= PROCESS_MIN_BYTES
             payload = reader_for(options.fmt)(source, options.params)
             schemes = Schemes.from_request(options.params, payload.header, payload.default_id_scheme)
             with self.db.session() as session:
@@ -87,45 +88,32 @@ class Importer:
             check = Validator(
                 resolver, context, summary, strategy=strategy, client=options.client, today=today
             ).check
+            job = Job(self.db.url, options.client, self.transaction_id, strategy, options.dry_run, min_max)
+            writer = ProcessWriter(job) if big and _shareable(self.db) else InlineWriter(self.db, job)
             done = 0
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dhis2-import-writer") as writer:
-                try:
-                    for chunk in _chunks(payload.values):
-                        rows = [row for row in (check(index, raw) for index, raw in chunk) if row is not None]
-                        pending.append(writer.submit(self._write, rows, strategy, min_max))
-                        if len(pending) > 1:  # at most one chunk waits: memory stays bounded
-                            summary.count.add(pending.popleft().result())
-                        done += len(chunk)
-                        if progress:
-                            progress(done)
-                finally:
-                    while pending:
-                        summary.count.add(pending.popleft().result())
+            try:
+                for chunk in _chunks(payload.values):
+                    rows = [row for row in (check(index, raw) for index, raw in chunk) if row is not None]
+                    self._count(writer.write(rows, self._deliveries(rows, strategy)))
+                    done += len(chunk)
+                    if progress:
+                        progress(done)
+            finally:
+                self._count(writer.close())
             if payload.header.complete_date:
                 self._complete(payload.header.complete_date, context, resolver.default_coc)
         except MalformedPayload as exc:
             summary.fail(str(exc))
 
-    def _write(self, rows: list[Row], strategy: str, min_max: bool) -> ImportCount:
-        """Store one chunk and enqueue its deliveries in one DB transaction (a dry run rolls back)."""
-        with self.db.session() as session:
-            count = store.write(
-                session,
-                rows=rows,
-                strategy=strategy,
-                client=self.options.client,
-                transaction_id=self.transaction_id,
-                now=utcnow(),
-                min_max=min_max,
-            )
-            if self.options.dry_run:
-                session.rollback()
-            else:
-                specs = deliveries.for_chunk(
-                    rows, targets=self.targets, strategy=strategy, settings=self.settings
-                )
-                enqueue(session, transaction_id=self.transaction_id, deliveries=specs)
-        return count
+    def _deliveries(self, rows: list[Row], strategy: str) -> list[DeliverySpec]:
+        """Built here, not in a writer process: that one is the busier side of a big import."""
+        if self.options.dry_run:
+            return []
+        return deliveries.for_chunk(rows, targets=self.targets, strategy=strategy, settings=self.settings)
+
+    def _count(self, counts: list[ImportCount]) -> None:
+        for count in counts:
+            self.summary.count.add(count)
 
     def _complete(self, complete_date: str, context: SetContext, default_aoc: str) -> None:
         """A dataValueSet's ``completeDate`` registers its data set as complete, as DHIS2 does."""
@@ -151,6 +139,17 @@ class Importer:
                 transaction_id=self.transaction_id,
             )
         self.summary.data_set_complete = complete_date
+
+
+def _size(source: BinaryIO) -> int:
+    size = source.seek(0, os.SEEK_END)
+    source.seek(0)
+    return size
+
+
+def _shareable(db: Database) -> bool:
+    """Whether another process can open ``db``: not an in-memory SQLite database."""
+    return not (db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:"))
 
 
 def _chunks(values: Iterator[RawValue]) -> Iterator[list[tuple[int, RawValue]]]:

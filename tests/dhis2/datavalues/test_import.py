@@ -301,3 +301,20 @@ def test_malformed_payloads_fail_the_import(
     summary = run_import(body, fmt)
     assert summary.status == "ERROR"
     assert fragment in summary.description
+
+
+def test_big_payloads_write_through_the_writer_process_with_the_same_outcome(
+    run_import: Importer, loaded: Database, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every payload counts as big: stores and deliveries happen in the separate writer process
+    monkeypatch.setattr("hub.dhis2.datavalues.service.PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr("hub.dhis2.datavalues.service.CHUNK", 100)
+    body = shared(shared_data, "aggregate-dataValues-bulk.json")
+    summary = run_import(body, targets=[target("a")])
+    assert summary.count.imported == 231 and stored(loaded) == 231
+    with loaded.session() as session:
+        deliveries = list(session.scalars(select(Delivery).order_by(Delivery.id)))
+    assert len(deliveries) == 3
+    assert sum(len(orjson.loads(d.body)["dataValues"]) for d in deliveries) == 231
+    again = run_import(body)
+    assert (again.count.imported, again.count.updated) == (0, 231)

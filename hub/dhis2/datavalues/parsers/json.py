@@ -1,4 +1,4 @@
-"""JSON dataValueSets, read with ijson's C backend: memory stays flat whatever the payload size.
+"""JSON dataValueSets, read in blocks (msgspec) or streamed (ijson's C backend): memory stays flat.
 
 The set-level fields must come before ``dataValues``, as DHIS2's own streaming reader requires;
 they are read in a first pass that stops at the array.
@@ -7,11 +7,12 @@ they are read in a first pass that stops at the array.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, BinaryIO
 
 import ijson
 
-from hub.dhis2.datavalues.parsers import Header, MalformedPayload, Payload, RawValue, flag, text
+from hub.dhis2.datavalues.parsers import Header, MalformedPayload, Payload, RawValue, flag, json_batches, text
 
 SCALARS = frozenset({"string", "number", "boolean", "null"})
 
@@ -30,6 +31,23 @@ def _header(source: BinaryIO) -> Header:
 
 
 def _values(source: BinaryIO) -> Iterator[RawValue]:
+    """Decoded a block at a time when the payload allows (see :mod:`.json_batches`), else streamed."""
+    given = 0
+    try:
+        for item in json_batches.values(source):
+            value = item.value
+            yield (
+                item.dataElement, text(item.period), item.orgUnit, item.categoryOptionCombo,
+                item.attributeOptionCombo, value if type(value) is str else text(value),
+                item.comment, item.storedBy, flag(item.followup), flag(item.deleted), None,
+            )  # fmt: skip
+            given += 1
+    except json_batches.Unsure:
+        source.seek(0)
+        yield from islice(_streamed(source), given, None)
+
+
+def _streamed(source: BinaryIO) -> Iterator[RawValue]:
     try:
         item: dict[str, Any]
         for item in ijson.items(source, "dataValues.item", use_float=True):
