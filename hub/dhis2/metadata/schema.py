@@ -132,6 +132,13 @@ def _refs(obj: dict[str, Any], key: str) -> list[str]:
     return [item["id"] for item in obj.get(key) or () if isinstance(item, dict) and item.get("id")]
 
 
+def _ordered_links(key: str, column: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """Link rows to the objects listed under ``key``, in DHIS2's order, duplicates dropped."""
+    return lambda obj: [
+        {column: uid, "sort_order": i} for i, uid in enumerate(dict.fromkeys(_refs(obj, key)))
+    ]
+
+
 def _wire_ref(uid: str | None) -> dict[str, str] | None:
     return {"id": uid} if uid else None
 
@@ -294,10 +301,7 @@ CATEGORIES = ObjectType(
         Owned(
             models.CategoryCategoryOption,
             "category_uid",
-            lambda obj: [
-                {"category_option_uid": uid, "sort_order": i}
-                for i, uid in enumerate(dict.fromkeys(_refs(obj, "categoryOptions")))
-            ],
+            _ordered_links("categoryOptions", "category_option_uid"),
         ),
     ),
     properties={**NAMEABLE_PROPERTIES, "dataDimensionType": "data_dimension_type"},
@@ -322,10 +326,7 @@ CATEGORY_COMBOS = ObjectType(
         Owned(
             models.CategoryComboCategory,
             "category_combo_uid",
-            lambda obj: [
-                {"category_uid": uid, "sort_order": i}
-                for i, uid in enumerate(dict.fromkeys(_refs(obj, "categories")))
-            ],
+            _ordered_links("categories", "category_uid"),
         ),
     ),
     properties={**IDENTIFIABLE_PROPERTIES, "dataDimensionType": "data_dimension_type"},
