@@ -41,12 +41,6 @@ class GatewayResponse:
     transaction_status: Status
 
 
-def status_for(code: int) -> Status:
-    """OpenHIM's rule for a primary route's HTTP status."""
-    if 200 <= code < 300:
-        return Status.SUCCESSFUL
-    return Status.FAILED if code >= 500 else Status.COMPLETED
-
 
 def check_size(body_size: int, policy: BodyPolicy, hub_max: int) -> None:
     cap = min(policy.max_request_bytes or hub_max, hub_max)
@@ -223,7 +217,7 @@ async def _call_primary(
 
     orchestration = _orchestration(route, request.method, url, result, policy, request)
     if reply is None:
-        status = status_for(result.status)
+        status = transactions.status_for(result.status)
         closing = transactions.Closing(
             status,
             result.status,

@@ -298,7 +298,7 @@ def _transaction_status(status: DeliveryStatus, http_status: int | None) -> Stat
     """A queued primary's final outcome in OpenHIM's words (as if the gateway had called it)."""
     if status is DeliveryStatus.DEAD or http_status is None:
         return Status.FAILED
-    return Status.SUCCESSFUL if 200 <= http_status < 300 else Status.COMPLETED
+    return transactions.status_for(http_status)
 
 
 def _record_outcome(
