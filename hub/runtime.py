@@ -3,7 +3,6 @@ the transaction log writer, channels."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,6 @@ from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from hub.auth.cache import CredentialCache
-from hub.auth.principal import Principal
 from hub.auth.service import Authenticator, LockoutPolicy
 from hub.channels import service as channel_service
 from hub.channels.service import ChannelTable
@@ -30,7 +28,6 @@ class Runtime:
     log_writer: LogWriter = field(repr=False)
     channels: ChannelTable = field(default_factory=lambda: ChannelTable([]))
     # Credential checks in progress, by cache key, so concurrent requests share one (hub.gateway.router).
-    verifying: dict[bytes, asyncio.Future[Principal]] = field(default_factory=dict, repr=False)
     _channels_seen: tuple[Any, ...] | None = None
 
     @classmethod

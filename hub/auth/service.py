@@ -7,13 +7,16 @@ caller's: channels check roles, the admin API checks the ``admin`` group.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from anyio import to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -108,6 +111,31 @@ class Authenticator:
         self.db = db
         self.cache = cache
         self.policy = policy
+        self.verifying: dict[bytes, asyncio.Future[Principal]] = {}
+
+    async def checked(self, scheme: str, credential: str, check: Callable[[str], Principal]) -> Principal:
+        """A cached principal without leaving the event loop; otherwise the blocking ``check`` in a thread.
+
+        ``scheme`` is the cache key ``check`` files its success under. Requests that arrive with
+        the same credential while it is being checked wait for that check: when a busy client's
+        cache entry expires, every request in flight would otherwise run its own argon2
+        verification. A failed check is not shared: each request's attempt counts towards lockout.
+        """
+        cached = self.cache.get(scheme, credential)
+        if cached is not None:
+            return cached
+        key = self.cache.key(scheme, credential)
+        running = self.verifying.get(key)
+        if running is not None:
+            with contextlib.suppress(Exception):
+                return await asyncio.shield(running)
+            return await to_thread.run_sync(check, credential)
+        running = asyncio.ensure_future(to_thread.run_sync(check, credential))
+        self.verifying[key] = running
+        try:
+            return await asyncio.shield(running)
+        finally:
+            self.verifying.pop(key, None)
 
     def verified(
         self, key: str, check: Callable[[Session], Principal | None], fail: Unauthenticated | None = None

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 
-from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
@@ -27,50 +23,21 @@ log = logging.getLogger("hub.gateway")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-async def _verified(
-    runtime: Runtime, scheme: str, credential: str, check: Callable[[str], Principal]
-) -> Principal:
-    """A cached principal without leaving the event loop; otherwise the blocking ``check`` in a thread.
-
-    ``scheme`` is the cache key :class:`~hub.auth.service.Authenticator` files that check under.
-    Requests that arrive with the same credential while it is being checked wait for that check:
-    when a busy client's cache entry expires, every request in flight would otherwise run its
-    own argon2 verification (each inside a DB transaction, which on SQLite holds the write lock).
-    """
-    cache = runtime.authenticator.cache
-    cached = cache.get(scheme, credential)
-    if cached is not None:
-        return cached
-    key = cache.key(scheme, credential)
-    running = runtime.verifying.get(key)
-    if running is not None:
-        with contextlib.suppress(Exception):
-            return await asyncio.shield(running)
-        # a failed check is not shared: each request's own attempt counts towards lockout
-        return await to_thread.run_sync(check, credential)
-    running = asyncio.ensure_future(to_thread.run_sync(check, credential))
-    runtime.verifying[key] = running
-    try:
-        return await asyncio.shield(running)
-    finally:
-        runtime.verifying.pop(key, None)
-
-
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
     """A client by certificate, bearer token or Basic, in that order."""
     auth = runtime.authenticator
     tls = request.scope.get("extensions", {}).get("tls", {})
     if tls.get("client_cert_fingerprint"):
         fingerprint = normalise_fingerprint(tls["client_cert_fingerprint"])
-        return await _verified(runtime, "cert", fingerprint, auth.certificate)
+        return await auth.checked("cert", fingerprint, auth.certificate)
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credential:
-        principal = await _verified(runtime, "bearer", credential.strip(), auth.bearer)
+        principal = await auth.checked("bearer", credential.strip(), auth.bearer)
         if principal.kind != "client":
             raise Forbidden("admin-user tokens cannot call channels; use a client's token")
         return principal
     if scheme.lower() == "basic" and credential:
-        return await _verified(runtime, "basic-client", credential.strip(), auth.basic_client)
+        return await auth.checked("basic-client", credential.strip(), auth.basic_client)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 

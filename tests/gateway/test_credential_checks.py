@@ -1,27 +1,27 @@
-"""The gateway's credential checks: cached principals stay on the event loop, concurrent checks are shared."""
+"""Authenticator.checked: cached principals stay on the event loop, concurrent checks are shared."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 from typing import Any
 
 from hub.auth.cache import CredentialCache
 from hub.auth.principal import Principal
+from hub.auth.service import Authenticator, LockoutPolicy
 from hub.errors import Unauthenticated
-from hub.gateway.router import _verified
 
 PRINCIPAL = Principal("client", 1, "partner-1", frozenset({"partner"}))
 
 
-def runtime() -> Any:
-    return SimpleNamespace(authenticator=SimpleNamespace(cache=CredentialCache(b"k" * 32, 60)), verifying={})
+def authenticator() -> Any:
+    # checked() needs only the cache: no database is touched when the check itself is given
+    return Authenticator(db=None, cache=CredentialCache(b"k" * 32, 60), policy=LockoutPolicy())  # type: ignore[arg-type]
 
 
 def concurrently(rt: Any, check: Any, n: int) -> list[Any]:
     async def main() -> list[Any]:
-        checks = (_verified(rt, "basic-client", "cGFydG5lci0xOnB3", check) for _ in range(n))
+        checks = (rt.checked("basic-client", "cGFydG5lci0xOnB3", check) for _ in range(n))
         return await asyncio.gather(*checks, return_exceptions=True)
 
     return asyncio.run(main())
@@ -35,7 +35,7 @@ def test_concurrent_requests_with_one_credential_share_its_check() -> None:
         time.sleep(0.2)  # an argon2 verification
         return PRINCIPAL
 
-    rt = runtime()
+    rt = authenticator()
     results = concurrently(rt, check, 10)
 
     assert len(calls) == 1
@@ -51,7 +51,7 @@ def test_a_failed_check_is_not_shared_so_each_attempt_counts() -> None:
         time.sleep(0.1)
         raise Unauthenticated("invalid credentials")
 
-    rt = runtime()
+    rt = authenticator()
     results = concurrently(rt, check, 5)
 
     assert len(calls) == 5, "every failed attempt reaches the lockout counter"
@@ -59,8 +59,8 @@ def test_a_failed_check_is_not_shared_so_each_attempt_counts() -> None:
 
 
 def test_a_cached_principal_needs_no_check() -> None:
-    rt = runtime()
-    rt.authenticator.cache.put("basic-client", "cGFydG5lci0xOnB3", PRINCIPAL)
+    rt = authenticator()
+    rt.cache.put("basic-client", "cGFydG5lci0xOnB3", PRINCIPAL)
 
     def check(credential: str) -> Principal:
         raise AssertionError("a cached credential is not checked again")

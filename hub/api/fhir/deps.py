@@ -19,9 +19,6 @@ from hub.api.fhir.params import OperationInput
 from hub.auth.principal import Principal
 from hub.auth.service import CHALLENGE, normalise_fingerprint, parse_basic
 from hub.errors import Forbidden, HubError, Unauthenticated
-
-# the gateway's check: cached credentials on the event loop, one argon2 run per credential at a time
-from hub.gateway.router import _verified as verified
 from hub.runtime import Runtime
 from terminology.catalog import Catalog, catalog_for
 
@@ -39,16 +36,16 @@ async def _principal(runtime: Runtime, request: Request) -> Principal:
     auth = runtime.authenticator
     fingerprint = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_fingerprint")
     if fingerprint:
-        return await verified(runtime, "cert", normalise_fingerprint(fingerprint), auth.certificate)
+        return await auth.checked("cert", normalise_fingerprint(fingerprint), auth.certificate)
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     credential = credential.strip()
     if scheme.lower() == "bearer" and credential:
-        return await verified(runtime, "bearer", credential, auth.bearer)
+        return await auth.checked("bearer", credential, auth.bearer)
     if scheme.lower() == "basic" and credential:
         # admin-API users sign in with their e-mail address; clients with their client id
         if "@" in parse_basic(credential)[0]:
-            return await verified(runtime, "basic-user", credential, auth.basic_user)
-        return await verified(runtime, "basic-client", credential, auth.basic_client)
+            return await auth.checked("basic-user", credential, auth.basic_user)
+        return await auth.checked("basic-client", credential, auth.basic_client)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 
