@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from adapters.dhis2 import Dhis2Client
 from hub.db.session import Database
 from hub.errors import HubError
-from hub.pipelines.terminology_option_sets import build_payload, dhis2_config, push
+from hub.pipelines.dhis2_connection import dhis2_config
+from hub.pipelines.terminology_option_sets import build_payload, push
 from hub.settings import get_settings
 from terminology import conceptmaps, demo, files, icd10, mapsheet, resources, translate
 from terminology.catalog import Catalog, catalog_for

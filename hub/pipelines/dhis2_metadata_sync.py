@@ -33,7 +33,7 @@ from hub.dhis2.metadata.importer import import_metadata
 from hub.dhis2.metadata.models import MetadataSyncState
 from hub.dhis2.metadata.report import Stats
 from hub.dhis2.metadata.schema import OBJECT_TYPES, format_timestamp, parse_timestamp
-from hub.pipelines.terminology_option_sets import dhis2_config
+from hub.pipelines.dhis2_connection import dhis2_config
 from hub.settings import Settings
 
 PAGE_SIZE = 500

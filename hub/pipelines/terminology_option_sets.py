@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.common.errors import AdapterError
-from adapters.dhis2 import Dhis2Client, Dhis2Config, ImportReport, ReportStatus
+from adapters.dhis2 import Dhis2Client, ImportReport, ReportStatus
 from hub.db.session import Database
 from hub.dhis2.config import load as load_dhis2_settings
 from hub.settings import Settings
@@ -128,31 +128,8 @@ def push(client: Dhis2Client, payload: dict[str, Any], *, dry_run: bool = False)
     return PushResult(changes, report)
 
 
-def dhis2_config(
-    *,
-    host: str,
-    login: str | None,
-    password: str | None,
-    port: int | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Dhis2Config:
-    """A DHIS2 config from connection fields (an Airflow connection's). ``host`` may be a whole URL
-    (``https://dhis.example.org/dhis``), else https is assumed; ``extra.base_url`` overrides it.
-    Basic with a login, else the password (or ``extra.personal_access_token``) is a personal
-    access token."""
-    extra = extra or {}
-    base_url = extra.get("base_url") or (
-        host if "://" in host else f"https://{host}{f':{port}' if port else ''}"
-    )
-    token = extra.get("personal_access_token")
-    if login:
-        return Dhis2Config(base_url=base_url, username=login, password=password)
-    return Dhis2Config(base_url=base_url, personal_access_token=token or password)
-
-
 def run(settings: Settings) -> dict[str, Any]:
     """``hub run terminology-option-sets``: push the ICD-10 codes to the ``metadata_source`` DHIS2."""
-    # imported here: the metadata sync pipeline imports dhis2_config from this module
     from hub.pipelines.dhis2_metadata_sync import adapter_config
 
     dhis2_settings = load_dhis2_settings(settings.config)

@@ -13,7 +13,8 @@ from responses import matchers
 
 from adapters.dhis2 import Dhis2Client
 from hub.db.session import Database
-from hub.pipelines.terminology_option_sets import PushRejected, build_payload, dhis2_config, push, run
+from hub.pipelines.dhis2_connection import dhis2_config
+from hub.pipelines.terminology_option_sets import PushRejected, build_payload, push, run
 from terminology import dhis2, icd10
 from terminology.dhis2 import OptionSource
 from terminology.errors import InvalidResource
