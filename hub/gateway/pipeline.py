@@ -55,29 +55,14 @@ def _text(body: bytes, policy: BodyPolicy, content_type: str | None, store: bool
 
 
 def _orchestration(
-    route: Route,
-    method: str,
-    url: str,
-    result: UpstreamResult | None,
-    policy: BodyPolicy,
-    request: GatewayRequest,
-    error: HubError | None = None,
+    route: Route, method: str, url: str, result: UpstreamResult | None, error: HubError | None = None
 ) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": route.name,
-        "request": {
-            "method": method,
-            "url": url,
-            "body": _text(request.body, policy, request.content_type, policy.store_request),
-        },
-    }
+    """The primary route's call. Its bodies are the transaction's own request and response
+    (as in OpenHIM), so they are stored once, there, not copied into the orchestration."""
+    doc: dict[str, Any] = {"name": route.name, "request": {"method": method, "url": url}}
     if result is not None:
         doc["request"]["timestamp"] = result.started.isoformat()
-        doc["response"] = {
-            "status": result.status,
-            "timestamp": result.started.isoformat(),
-            "body": _text(result.body, policy, result.headers.get("content-type"), policy.store_response),
-        }
+        doc["response"] = {"status": result.status, "timestamp": result.started.isoformat()}
         doc["duration_ms"] = round(result.elapsed_ms, 3)
     if error is not None:
         doc["error"] = {"message": error.detail, **error.extra}
@@ -209,13 +194,13 @@ async def _call_primary(
             exc.status,
             headers,
             body.decode(),
-            [_orchestration(route, request.method, url, None, policy, request, exc)],
+            [_orchestration(route, request.method, url, None, exc)],
             {},
             error={"message": exc.detail},
         )
         return GatewayResponse(exc.status, headers, body, tx_id, Status.FAILED), closing
 
-    orchestration = _orchestration(route, request.method, url, result, policy, request)
+    orchestration = _orchestration(route, request.method, url, result)
     if reply is None:
         status = transactions.status_for(result.status)
         closing = transactions.Closing(
