@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -26,10 +24,10 @@ from rich.table import Table
 from hub import logs
 from hub.auth.service import create_user, issue_token
 from hub.channels import service as channel_service
+from hub.cli_db import configured_database, session_scope
 from hub.clients import service as client_service
 from hub.clients.schemas import ClientIn
 from hub.db import migrate
-from hub.db.session import Database
 from hub.dhis2.cli import dhis2
 from hub.errors import HubError
 from hub.outbox.cli import outbox, worker
@@ -40,19 +38,6 @@ from hub.transactions import service as transactions
 from terminology.cli import terminology
 
 console = Console()
-
-
-@contextmanager
-def session_scope() -> Iterator[Any]:
-    """One DB transaction for a CLI command; HubErrors become a clean exit."""
-    db = Database(get_settings().database_url)
-    try:
-        with db.session() as session:
-            yield session
-    except HubError as exc:
-        raise click.ClickException(exc.detail) from exc
-    finally:
-        db.dispose()
 
 
 @click.group()
@@ -121,10 +106,9 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision and whether it is current."""
-    database = Database(get_settings().database_url)
-    message = migrate.pending_message(database.engine)
+    with configured_database() as database:
+        message = migrate.pending_message(database.engine)
     console.print(message or f"up to date at {', '.join(sorted(migrate.head_revisions()))}")
-    database.dispose()
 
 
 # -- users, clients, channels ------------------------------------------------------------------------

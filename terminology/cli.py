@@ -27,11 +27,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from adapters.dhis2 import Dhis2Client
-from hub.db.session import Database
-from hub.errors import HubError
+from hub.cli_db import configured_database
 from hub.pipelines.dhis2_connection import dhis2_config
 from hub.pipelines.terminology_option_sets import build_payload, push
-from hub.settings import get_settings
 from terminology import conceptmaps, demo, files, icd10, mapsheet, resources, translate
 from terminology.catalog import Catalog, catalog_for
 from terminology.models import CodeSystem, ConceptMap, ValueSet
@@ -40,20 +38,9 @@ console = Console()
 
 
 @contextmanager
-def _database() -> Iterator[Database]:
-    db = Database(get_settings().database_url)
-    try:
-        yield db
-    except HubError as exc:
-        raise click.ClickException(exc.detail) from exc
-    finally:
-        db.dispose()
-
-
-@contextmanager
 def _session() -> Iterator[tuple[Session, Catalog]]:
     """One transaction, committed when the command succeeds, and the database's catalog."""
-    with _database() as db, db.session() as session:
+    with configured_database() as db, db.session() as session:
         yield session, catalog_for(db)
 
 
@@ -224,7 +211,7 @@ def list_resources() -> None:
 @click.option("--count", default=10, show_default=True)
 def search(text: str, system: str, version: str | None, count: int) -> None:
     """Search a code system's codes and displays (word order and typos do not matter)."""
-    with _database() as db:
+    with configured_database() as db:
         loaded = catalog_for(db).system(system, version)
         table = Table("code", "display")
         for entry in loaded.search(text)[:count]:
@@ -259,7 +246,7 @@ def translate_code(code: str, system: str, target_system: str | None, reverse: b
 @click.option("--code", help="the option set's DHIS2 code (default: from the value set's name)")
 def export_option_set(value_set_url: str, out: Path, code: str | None) -> None:
     """Write a value set (default: ICD-10 codes) as a DHIS2 metadata payload."""
-    with _database() as db:
+    with configured_database() as db:
         payload = build_payload(db, value_set_url=value_set_url, code=code)
     out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     console.print(f"wrote {len(payload['options'])} options to {out}")
@@ -279,7 +266,7 @@ def push_option_set(
     secret = os.environ.get(secret_env)
     if not secret:
         raise click.ClickException(f"{secret_env} is not set")
-    with _database() as db:
+    with configured_database() as db:
         payload = build_payload(db, value_set_url=value_set_url, code=code)
     with Dhis2Client(dhis2_config(host=dhis2_url, login=username, password=secret)) as client:
         result = push(client, payload, dry_run=dry_run)

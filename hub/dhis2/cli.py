@@ -15,12 +15,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from sqlalchemy import func, select
 
-from hub.db.session import Database
+from hub.cli_db import session_scope
 from hub.dhis2.metadata.importer import ImportStrategy, import_metadata
 from hub.dhis2.metadata.report import ImportReport
 from hub.dhis2.metadata.schema import OBJECT_TYPES
 from hub.dhis2.metadata.stream import ExportError, read_export
-from hub.settings import get_settings
 
 console = Console()
 
@@ -66,13 +65,12 @@ def _print_report(report: ImportReport) -> None:
 @click.option("--validate", is_flag=True, help="check and report only; keep nothing")
 def import_file(file: Path, strategy: str, atomic: bool, validate: bool) -> None:
     """Import a DHIS2 metadata export (JSON) into the cache, streaming it."""
-    database = Database(get_settings().database_url)
     columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     try:
         with (
             file.open("rb") as fh,
             Progress(*columns, console=console) as progress,
-            database.session() as session,
+            session_scope() as session,
         ):
             task = progress.add_task("import", total=file.stat().st_size)
             report = import_metadata(
@@ -86,8 +84,6 @@ def import_file(file: Path, strategy: str, atomic: bool, validate: bool) -> None
             progress.update(task, completed=file.stat().st_size)
     except ExportError as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
-    finally:
-        database.dispose()
     _print_report(report)
     if report.status == "ERROR":
         raise click.exceptions.Exit(1)
@@ -96,13 +92,9 @@ def import_file(file: Path, strategy: str, atomic: bool, validate: bool) -> None
 @metadata.command("stats")
 def stats() -> None:
     """How many objects of each type the cache holds."""
-    database = Database(get_settings().database_url)
     table = Table("type", "objects")
-    try:
-        with database.session() as session:
-            for object_type in OBJECT_TYPES:
-                count = session.scalar(select(func.count()).select_from(object_type.model))
-                table.add_row(object_type.key, str(count))
-    finally:
-        database.dispose()
+    with session_scope() as session:
+        for object_type in OBJECT_TYPES:
+            count = session.scalar(select(func.count()).select_from(object_type.model))
+            table.add_row(object_type.key, str(count))
     console.print(table)

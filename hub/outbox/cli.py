@@ -11,16 +11,14 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from hub import logs
+from hub.cli_db import configured_database
 from hub.db import migrate
-from hub.db.session import Database
 from hub.errors import HubError
 from hub.outbox import service
 from hub.outbox.models import DeliveryStatus
@@ -29,15 +27,6 @@ from hub.outbox.worker import DEFAULT_CONCURRENCY, Worker
 from hub.settings import get_settings
 
 console = Console()
-
-
-@contextmanager
-def _database() -> Iterator[Database]:
-    db = Database(get_settings().database_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @click.command()
@@ -51,7 +40,7 @@ def worker(once: bool, concurrency: int) -> None:
     started and waits for those on the wire.
     """
     settings = get_settings()
-    with _database() as db:
+    with configured_database() as db:
         problem = migrate.pending_message(db.engine)
         if problem:
             raise click.ClickException(problem)
@@ -85,7 +74,7 @@ def outbox_list(
     table = Table(
         "id", "created", "status", "route", "method", "url", "tx", "attempts", "HTTP", "next", "error"
     )
-    with _database() as db, db.session() as session:
+    with configured_database() as db, db.session() as session:
         for d in service.list_page(session, filters=filters, before_id=before_id, limit=limit):
             table.add_row(
                 str(d.id),
@@ -115,7 +104,7 @@ def outbox_retry(
     if not ids and not (status or route or transaction_id):
         raise click.UsageError("give delivery ids, or --status/--route/--transaction")
     refused: list[str] = []
-    with _database() as db, db.session() as session:
+    with configured_database() as db, db.session() as session:
         if ids:
             for delivery_id in ids:
                 try:
