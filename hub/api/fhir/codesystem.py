@@ -91,13 +91,8 @@ def _validate(given: OperationInput, catalog: Catalog, resource_id: str | None) 
             expression="codeSystem",
         )
     url = given.text("url") or given.text("system")
-    concept = given.one("codeableConcept")
-    if concept is not None:
-        codings = concept.get("coding", []) if isinstance(concept, dict) else []
-        if not codings:
-            raise MissingParameter(
-                "$validate-code: codeableConcept has no coding", expression="codeableConcept"
-            )
+    codings = given.concept_codings()
+    if codings is not None:
         results = []
         for coding in codings:
             system = code_system(

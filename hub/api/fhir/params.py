@@ -44,6 +44,18 @@ class OperationInput:
             raise InvalidParameter(f"{self.operation}: {name} must be a string", expression=name)
         return value
 
+    def concept_codings(self) -> list[dict[str, Any]] | None:
+        """The codings of a ``codeableConcept`` parameter; None when it is not given."""
+        concept = self.one("codeableConcept")
+        if concept is None:
+            return None
+        codings = concept.get("coding", []) if isinstance(concept, dict) else []
+        if not codings:
+            raise MissingParameter(
+                f"{self.operation}: codeableConcept has no coding", expression="codeableConcept"
+            )
+        return codings
+
     def required(self, name: str) -> str:
         value = self.text(name)
         if not value:

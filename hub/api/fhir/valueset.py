@@ -16,7 +16,7 @@ from hub.api.fhir.outcome import FhirResponse
 from hub.api.fhir.params import OperationInput, get_and_post
 from terminology import expand
 from terminology.catalog import Catalog
-from terminology.errors import InvalidParameter, MissingParameter
+from terminology.errors import InvalidParameter
 
 router = APIRouter(tags=["FHIR terminology"])
 
@@ -118,13 +118,8 @@ async def expand_instance(resource_id: str, request: Request) -> FhirResponse:
 def _validate(given: OperationInput, catalog: Catalog, resource_id: str | None) -> FhirResponse:
     value_set = definition(catalog, given, resource_id)
     versions = system_versions(given)
-    concept = given.one("codeableConcept")
-    if concept is not None:
-        codings = concept.get("coding", []) if isinstance(concept, dict) else []
-        if not codings:
-            raise MissingParameter(
-                "$validate-code: codeableConcept has no coding", expression="codeableConcept"
-            )
+    codings = given.concept_codings()
+    if codings is not None:
         results = [
             expand.validate_in(
                 catalog,
