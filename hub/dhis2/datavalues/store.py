@@ -3,10 +3,12 @@
 
 Per chunk: one indexed query finds which keys already exist (the key leads with org unit and
 period, the way payloads are grouped), the strategy decides in Python what each row does, then
-one bulk statement writes: PostgreSQL COPYs into a temporary staging table and merges it with
-INSERT … ON CONFLICT; SQLite runs the same upsert with executemany. Deletion is soft, as in DHIS2,
-so a deleted value can be read back with ``includeDeleted`` and re-created later. Values outside
-the data element's min/max at that org unit are marked for follow-up on the way in.
+one bulk statement writes: PostgreSQL COPYs into a temporary staging table and inserts it into
+the store, with a plain INSERT when no key of the chunk was stored (the bulk-load case: half the
+server's work) and INSERT … ON CONFLICT otherwise; SQLite runs the upsert with executemany.
+Deletion is soft, as in DHIS2, so a deleted value can be read back with ``includeDeleted`` and
+re-created later. Values outside the data element's min/max at that org unit are marked for
+follow-up on the way in.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
@@ -54,11 +57,12 @@ SQLITE_UPSERT = (
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, {followup}, FALSE, ?10, ?11, ?12, ?12)" + ON_CONFLICT
 )
 SQLITE_FOLLOWUP = "(?9 OR " + OUTLIER.format(de="?3", ou="?1", coc="?4", num="?13") + ")"
-PG_UPSERT = (
+PG_INSERT = (
     f"INSERT INTO dhis2_data_values ({', '.join(WRITTEN)}) SELECT {', '.join(f's.{k}' for k in KEY)},"
     " s.value, s.comment, s.stored_by, {followup}, FALSE, %(client)s, %(tx)s, %(now)s, %(now)s"
-    f" FROM {STAGING} s" + ON_CONFLICT
+    f" FROM {STAGING} s"
 )
+PG_UPSERT = PG_INSERT + ON_CONFLICT
 PG_OUTLIER = OUTLIER.format(
     de="s.data_element", ou="s.org_unit", coc="s.category_option_combo", num="s.numeric_value"
 )
@@ -101,15 +105,20 @@ def _now(connection: Connection, now: datetime) -> Any:
     return bound
 
 
-def _upsert(connection: Connection, rows: list[Row], params: dict[str, Any], min_max: bool) -> None:
+def _upsert(
+    connection: Connection, rows: list[Row], params: dict[str, Any], min_max: bool, *, fresh: bool
+) -> None:
+    """``fresh``: none of ``rows``' keys was stored when the chunk began."""
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
+        followup = PG_FOLLOWUP if min_max else "s.followup"
         with raw.cursor() as cursor:
             cursor.execute(CREATE_STAGING)
             cursor.execute(f"TRUNCATE {STAGING}")
             with cursor.copy(f"COPY {STAGING} ({', '.join(STAGED)}) FROM STDIN") as copy:
                 copy.write(copy_text(rows))
-            cursor.execute(PG_UPSERT.format(followup=PG_FOLLOWUP if min_max else "s.followup"), params)
+            if not (fresh and _inserted(cursor, PG_INSERT.format(followup=followup), params)):
+                cursor.execute(PG_UPSERT.format(followup=followup), params)
         return
     sql = SQLITE_UPSERT.format(followup=SQLITE_FOLLOWUP if min_max else "?9")
     tail = (params["client"], params["tx"], params["now"])
@@ -117,6 +126,19 @@ def _upsert(connection: Connection, rows: list[Row], params: dict[str, Any], min
         raw.executemany(sql, [(*row[:9], *tail, row[10]) for row in rows])
     else:
         raw.executemany(sql, [(*row[:9], *tail) for row in rows])
+
+
+def _inserted(cursor: Any, insert: str, params: dict[str, Any]) -> bool:
+    """Try the plain insert, half the server's work of the merge; False when a concurrent import
+    stored one of the keys meanwhile (the savepoint undoes the attempt and the merge runs)."""
+    cursor.execute("SAVEPOINT dhis2_dv_insert")
+    try:
+        cursor.execute(insert, params)
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT dhis2_dv_insert")
+        return False
+    cursor.execute("RELEASE SAVEPOINT dhis2_dv_insert")
+    return True
 
 
 def copy_text(rows: list[Row]) -> str:
@@ -183,6 +205,7 @@ def write(
         count.ignored += repeats
     existing = _existing(session, list(latest.values()))
     writes: list[Row] = []
+    fresh = True
     removals: list[tuple[str, ...]] = []
     for key, row in latest.items():
         live = key in existing and not existing[key]
@@ -193,6 +216,7 @@ def write(
                 count.ignored += 1
         elif strategy == "CREATE_AND_UPDATE" or (strategy == "CREATE") != live:
             writes.append(row)
+            fresh = fresh and key not in existing
             if live:
                 count.updated += 1
             else:
@@ -202,7 +226,7 @@ def write(
     connection = session.connection()
     params = {"client": client, "tx": transaction_id, "now": _now(connection, now)}
     if writes:
-        _upsert(connection, writes, params, min_max)
+        _upsert(connection, writes, params, min_max, fresh=fresh)
     if removals:
         _mark_deleted(connection, removals, params)
         count.deleted += len(removals)

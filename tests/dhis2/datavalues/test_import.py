@@ -218,6 +218,21 @@ def test_deleted_values_can_be_created_again(run_import: Importer, loaded: Datab
     assert stored(loaded) == 1
 
 
+def test_a_value_stored_concurrently_during_a_bulk_insert_is_merged_not_lost(
+    run_import: Importer, loaded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another import stores a key after this chunk looked for its keys: the plain insert then
+    collides, and the chunk is merged instead, so neither the import nor the value is lost."""
+    run_import(payload(value()))
+    monkeypatch.setattr("hub.dhis2.datavalues.store._existing", lambda session, rows: {})
+    summary = run_import(payload(value(value="9"), value(categoryOptionCombo="rtfSaMjPyq6", value="4")))
+    assert summary.status == "SUCCESS"
+    with loaded.session() as session:
+        rows = session.execute(select(DataValue.category_option_combo, DataValue.value))
+        values = {coc: v for coc, v in rows}
+    assert values == {COC: "9", "rtfSaMjPyq6": "4"}
+
+
 def test_dry_run_stores_and_queues_nothing(run_import: Importer, loaded: Database) -> None:
     summary = run_import(payload(value()), dryRun="true", targets=[target()])
     assert summary.count.imported == 1
