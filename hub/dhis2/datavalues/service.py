@@ -46,9 +46,17 @@ class ImportOptions:
     client: str
     roots: tuple[str, ...]
 
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter, as DHIS2 reads them: true only when it says ``true``."""
+        return self.params.get(name, "false").lower() == "true"
+
     @property
     def dry_run(self) -> bool:
-        return self.params.get("dryRun", "false").lower() == "true"
+        return self.flag("dryRun")
+
+    @property
+    def skip_existing_check(self) -> bool:
+        return self.flag("skipExistingCheck")
 
     @property
     def strategy(self) -> str:
@@ -88,7 +96,8 @@ class Importer:
             check = Validator(
                 resolver, context, summary, strategy=strategy, client=options.client, today=today
             ).check
-            job = Job(self.db.url, options.client, self.transaction_id, strategy, options.dry_run, min_max)
+            job = Job(self.db.url, options.client, self.transaction_id, strategy, options.dry_run, min_max,
+                      check_existing=not options.skip_existing_check)  # fmt: skip
             writer = ProcessWriter(job) if big and _shareable(self.db) else InlineWriter(self.db, job)
             done = 0
             try:

@@ -191,8 +191,13 @@ def write(
     transaction_id: int,
     now: datetime,
     min_max: bool = False,
+    check_existing: bool = True,
 ) -> ImportCount:
-    """Merge ``rows`` into the store by ``strategy``; what happened, counted as DHIS2 counts."""
+    """Merge ``rows`` into the store by ``strategy``; what happened, counted as DHIS2 counts.
+
+    ``check_existing=False`` is DHIS2's ``skipExistingCheck``: every row is taken to be new, and
+    counted so, without looking; a row that did exist is still merged, never duplicated or lost.
+    """
     count = ImportCount()
     if not rows:
         return count
@@ -203,7 +208,7 @@ def write(
         count.updated += repeats
     else:
         count.ignored += repeats
-    existing = _existing(session, list(latest.values()))
+    existing = _existing(session, list(latest.values())) if check_existing else {}
     writes: list[Row] = []
     fresh = True
     removals: list[tuple[str, ...]] = []

@@ -39,6 +39,7 @@ class Job:
     strategy: str
     dry_run: bool
     min_max: bool
+    check_existing: bool = True
 
 
 class WriterFailed(RuntimeError):
@@ -56,6 +57,7 @@ def write_chunk(db: Database, job: Job, rows: list[Row], specs: list[DeliverySpe
             transaction_id=job.transaction_id,
             now=utcnow(),
             min_max=job.min_max,
+            check_existing=job.check_existing,
         )
         if job.dry_run:
             session.rollback()

@@ -233,6 +233,16 @@ def test_a_value_stored_concurrently_during_a_bulk_insert_is_merged_not_lost(
     assert values == {COC: "9", "rtfSaMjPyq6": "4"}
 
 
+def test_skip_existing_check_counts_values_as_new_but_never_duplicates_them(
+    run_import: Importer, loaded: Database
+) -> None:
+    run_import(payload(value()))
+    summary = run_import(payload(value(value="9")), skipExistingCheck="true")
+    assert summary.count.as_dict() == {"imported": 1, "updated": 0, "ignored": 0, "deleted": 0}
+    with loaded.session() as session:
+        assert list(session.scalars(select(DataValue.value))) == ["9"]
+
+
 def test_dry_run_stores_and_queues_nothing(run_import: Importer, loaded: Database) -> None:
     summary = run_import(payload(value()), dryRun="true", targets=[target()])
     assert summary.count.imported == 1
