@@ -37,6 +37,8 @@ FIRST_API_VERSION = 29
 LAST_API_VERSION = 42
 # From 2.38 import summaries and reports come wrapped in a WebMessage, with 409 on conflicts.
 FIRST_WRAPPING_VERSION = 38
+# From 2.34 an error DHIS2 raises with one of its ErrorCodes (E2012, ...) names it in the WebMessage.
+FIRST_ERROR_CODE_VERSION = 34
 FORMATS = ("json", "xml", "csv", "adx")
 DHIS2_CHALLENGE = {"WWW-Authenticate": 'Basic realm="DHIS2"'}
 
@@ -87,7 +89,12 @@ def api_path(path: str) -> str:
 
 
 def web_message(
-    status_code: int, message: str, *, status: str | None = None, response: dict[str, Any] | None = None
+    status_code: int,
+    message: str,
+    *,
+    status: str | None = None,
+    response: dict[str, Any] | None = None,
+    error_code: str | None = None,
 ) -> dict[str, Any]:
     """A DHIS2 WebMessage body; ``status`` defaults to OK below 400 and ERROR from 400."""
     body: dict[str, Any] = {
@@ -96,6 +103,8 @@ def web_message(
         "status": status or ("OK" if status_code < 400 else "ERROR"),
         "message": message,
     }
+    if error_code is not None:
+        body["errorCode"] = error_code
     if response is not None:
         body["response"] = response
     return body
@@ -108,15 +117,26 @@ def web_message_response(
     status: str | None = None,
     response: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    error_code: str | None = None,
 ) -> JSONResponse:
     """A WebMessage as a JSON response with ``status_code``."""
-    body = web_message(status_code, message, status=status, response=response)
+    body = web_message(status_code, message, status=status, response=response, error_code=error_code)
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-def _error_response(exc: HubError) -> JSONResponse:
+def _requested_version(request: Request) -> int:
+    """The API version of the call, for rendering an error (no check: that is :func:`api_version`'s)."""
+    explicit: int | None = request.path_params.get("api_version")
+    return explicit or load(request.app.state.runtime.settings.config).system.api_version
+
+
+def _error_response(exc: HubError, request: Request) -> JSONResponse:
+    """The error as a WebMessage; its DHIS2 ErrorCode (``extra["errorCode"]``) from API 34."""
     headers = DHIS2_CHALLENGE if exc.status == 401 else exc.headers
-    return web_message_response(exc.status, exc.detail, headers=headers)
+    code: str | None = exc.extra.get("errorCode")
+    if code and _requested_version(request) < FIRST_ERROR_CODE_VERSION:
+        code = None
+    return web_message_response(exc.status, exc.detail, headers=headers, error_code=code)
 
 
 class Dhis2Route(APIRoute):
@@ -129,7 +149,7 @@ class Dhis2Route(APIRoute):
             try:
                 return await handler(request)
             except HubError as exc:
-                return _error_response(exc)
+                return _error_response(exc, request)
             except RequestValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()

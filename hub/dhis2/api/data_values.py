@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from hub.api.deps import RuntimeDep, SessionDep
+from hub.auth.principal import Principal
 from hub.db.base import utcnow
 from hub.dhis2.api.common import (
     ApiVersionDep,
@@ -132,7 +133,7 @@ def _date(request: Request, name: str) -> date | None:
         raise BadRequest(f"{name} must be a date (yyyy-MM-dd), not {value!r}") from exc
 
 
-def _query(request: Request) -> export.Query:
+def _query(request: Request, client: Principal) -> export.Query:
     updated = _date(request, "lastUpdated")
     return export.Query(
         data_sets=_list(request, "dataSet"),
@@ -145,6 +146,7 @@ def _query(request: Request) -> export.Query:
         include_deleted=request.query_params.get("includeDeleted", "false").lower() == "true",
         last_updated=datetime.combine(updated, datetime.min.time()).astimezone() if updated else None,
         attribute_option_combo=request.query_params.get("attributeOptionCombo"),
+        roots=client.org_units,
     )
 
 
@@ -152,8 +154,9 @@ def _query(request: Request) -> export.Query:
 async def get_data_value_sets(
     request: Request, runtime: RuntimeDep, client: Dhis2DataClientDep, fmt: ResponseFormatDep
 ) -> StreamingResponse:
-    """Values from the hub's store, streamed in the format the suffix or ``Accept`` asks for."""
-    query = _query(request)
+    """Values from the hub's store inside the client's hierarchy, streamed in the format the suffix
+    or ``Accept`` asks for."""
+    query = _query(request, client)
     await to_thread.run_sync(export.check, runtime.db, query)
     accept = request.headers.get("accept", "")
     if fmt == "json" and not request.path_params.get("format"):
@@ -167,14 +170,14 @@ async def get_data_value_sets(
 
 @router.get(api_path("/dataValues"))
 def get_data_value(request: Request, session: SessionDep, client: Dhis2DataClientDep) -> JSONResponse:
-    """One value, as DHIS2 answers it: a list holding the value."""
+    """One value inside the client's hierarchy, as DHIS2 answers it: a list holding the value."""
     params = request.query_params
     missing = [p for p in ("de", "pe", "ou") if not params.get(p)]
     if missing:
         raise BadRequest(f"missing required parameter(s): {', '.join(missing)}")
     default = "HllvX50cXC0"
     key = (params["ou"], params["pe"], params["de"], params.get("co") or default, params.get("cc") or default)
-    value = export.single(session, key=key)
+    value = export.single(session, key=key, roots=client.org_units)
     return JSONResponse([value.value])
 
 

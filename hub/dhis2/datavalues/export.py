@@ -1,5 +1,11 @@
 """Reading values back from the hub's store: ``GET /api/dataValueSets`` (streamed as JSON, XML or
-CSV) and ``GET /api/dataValues`` (one value)."""
+CSV) and ``GET /api/dataValues`` (one value).
+
+A client with org unit roots reads only inside them, as DHIS2 restricts reads to the user's data
+view hierarchy: asking for an org unit the cache places outside is DHIS2's 409 (E2012 for data
+value sets, E2020 for one value); ``children=true`` adds descendants of the units asked for, all
+inside. A client without roots reads everything.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,13 @@ from hub.db.session import Database
 from hub.dhis2.datavalues import periods
 from hub.dhis2.datavalues.models import DataValue
 from hub.dhis2.metadata import models as metadata
+from hub.dhis2.metadata.lookup import UID_SCHEME, org_units_within, resolve
 from hub.errors import Conflict, NotFound
 
 BATCH = 5_000
+# DHIS2's ErrorCodes for an org unit outside the user's hierarchy: data value sets, one data value
+NOT_VIEWABLE = ("E2012", "User is not allowed to view org unit: `{}`")
+NOT_IN_HIERARCHY = ("E2020", "Organisation unit is not in the hierarchy of the current user: `{}`")
 CSV_HEADER = ["dataelement", "period", "orgunit", "catoptcombo", "attroptcombo", "value", "storedby",
               "lastupdated", "comment", "followup", "deleted"]  # fmt: skip
 
@@ -38,6 +48,26 @@ class Query:
     include_deleted: bool
     last_updated: datetime | None
     attribute_option_combo: str | None
+    roots: tuple[str, ...] = ()  # the client's hierarchy; empty: it may read every org unit
+
+
+def _outside(error: tuple[str, str], uid: str) -> Conflict:
+    """DHIS2's IllegalQueryException for an org unit outside the user's hierarchy (a 409 WebMessage)."""
+    code, message = error
+    return Conflict(message.format(uid), extra={"errorCode": code})
+
+
+def _viewable(session: Session, query: Query) -> list[str]:
+    """The org units asked for that the client may read. A unit the cache places outside its roots
+    is a 409 (E2012), as in DHIS2; one the cache does not know is left out, as DHIS2 ignores it."""
+    if not query.roots:
+        return query.org_units
+    inside = org_units_within(session, uids=query.org_units, roots=query.roots)
+    known = resolve(session, model=metadata.OrgUnit, scheme=UID_SCHEME, identifiers=query.org_units)
+    for uid in query.org_units:
+        if uid in known and uid not in inside:
+            raise _outside(NOT_VIEWABLE, uid)
+    return [uid for uid in query.org_units if uid in inside]
 
 
 def _periods_between(session: Session, query: Query) -> set[str]:
@@ -48,12 +78,14 @@ def _periods_between(session: Session, query: Query) -> set[str]:
 
 
 def statement(session: Session, query: Query) -> Select[tuple[DataValue]]:
-    """The SELECT a query asks for; 409 when it lacks what DHIS2 requires."""
+    """The SELECT a query asks for; 409 when it asks outside the client's hierarchy (checked first, as
+    DHIS2 decides access before it validates) or lacks what DHIS2 requires."""
+    org_units = _viewable(session, query)
     if not (query.data_sets or query.data_elements):
         raise Conflict("At least one valid data set or data element must be specified")
     if not (query.periods or (query.start_date and query.end_date) or query.last_updated):
         raise Conflict("At least one valid period, start/end dates or last updated must be specified")
-    if not query.org_units:
+    if not org_units:
         raise Conflict("At least one valid organisation unit must be specified")
     elements = set(query.data_elements)
     if query.data_sets:
@@ -64,11 +96,11 @@ def statement(session: Session, query: Query) -> Select[tuple[DataValue]]:
     stmt = select(DataValue).where(DataValue.data_element.in_(elements))
     if query.children:
         ou = metadata.OrgUnit
-        paths = [p for p in session.scalars(select(ou.path).where(ou.uid.in_(query.org_units))) if p]
+        paths = [p for p in session.scalars(select(ou.path).where(ou.uid.in_(org_units))) if p]
         below = select(ou.uid).where(or_(*[ou.path.startswith(f"{p}/", autoescape=True) for p in paths]))
-        stmt = stmt.where(or_(DataValue.org_unit.in_(query.org_units), DataValue.org_unit.in_(below)))
+        stmt = stmt.where(or_(DataValue.org_unit.in_(org_units), DataValue.org_unit.in_(below)))
     else:
-        stmt = stmt.where(DataValue.org_unit.in_(query.org_units))
+        stmt = stmt.where(DataValue.org_unit.in_(org_units))
     wanted = {p.iso for p in map(periods.parse, query.periods) if p}
     if query.start_date and query.end_date:
         wanted |= _periods_between(session, query)
@@ -148,8 +180,14 @@ def as_csv(db: Database, query: Query) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def single(session: Session, *, key: tuple[str, str, str, str, str]) -> DataValue:
-    """The live value at (org unit, period, data element, COC, AOC); 404 when there is none."""
+def single(
+    session: Session, *, key: tuple[str, str, str, str, str], roots: tuple[str, ...] = ()
+) -> DataValue:
+    """The live value at (org unit, period, data element, COC, AOC); 404 when there is none, 409
+    (E2020) when the org unit is not inside ``roots`` (when there are any)."""
+    org_unit = key[0]
+    if roots and not org_units_within(session, uids=[org_unit], roots=roots):
+        raise _outside(NOT_IN_HIERARCHY, org_unit)
     value = session.get(DataValue, key)
     if value is None or value.deleted:
         raise NotFound("Data value does not exist")
