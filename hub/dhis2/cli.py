@@ -2,6 +2,7 @@
 
 hub dhis2 metadata import metadata.json               upsert an export, with a progress bar
 hub dhis2 metadata import metadata.json --validate    report what would change, keep nothing
+hub dhis2 metadata import metadata.json --identifier CODE   match objects and references by code
 hub dhis2 metadata stats                              objects per type in the cache
 """
 
@@ -16,6 +17,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from hub.cli_db import session_scope
+from hub.dhis2.metadata.identifiers import Identifier
 from hub.dhis2.metadata.importer import ImportStrategy, import_metadata
 from hub.dhis2.metadata.report import ImportReport
 from hub.dhis2.metadata.schema import OBJECT_TYPES
@@ -63,8 +65,15 @@ def _print_report(report: ImportReport) -> None:
     "--atomic/--no-atomic", default=True, show_default=True, help="one error undoes the whole import"
 )
 @click.option("--validate", is_flag=True, help="check and report only; keep nothing")
-def import_file(file: Path, strategy: str, atomic: bool, validate: bool) -> None:
-    """Import a DHIS2 metadata export (JSON) into the cache, streaming it."""
+@click.option(
+    "--identifier",
+    type=click.Choice([i.value for i in Identifier]),
+    default=Identifier.UID.value,
+    show_default=True,
+    help="match objects and references by UID, by CODE, or AUTO (UID, else code)",
+)
+def import_file(file: Path, strategy: str, atomic: bool, validate: bool, identifier: str) -> None:
+    """Import a DHIS2 metadata export (JSON) into the cache, streaming it (read whole with CODE/AUTO)."""
     columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     try:
         with (
@@ -79,6 +88,7 @@ def import_file(file: Path, strategy: str, atomic: bool, validate: bool) -> None
                 import_strategy=ImportStrategy(strategy),
                 atomic=atomic,
                 dry_run=validate,
+                identifier=Identifier(identifier),
                 progress=lambda _count: progress.update(task, completed=fh.tell()),
             )
             progress.update(task, completed=file.stat().st_size)

@@ -5,7 +5,7 @@ Read::
     curl -u partner-1:secret 'http://localhost:5001/api/organisationUnits.json?filter=level:eq:4&fields=id,name,parent[id]'
     curl -u partner-1:secret 'http://localhost:5001/api/29/organisationUnits/DiszpKrYNg8'
 
-Import (admins)::
+Import (admins; ``identifier=CODE`` matches objects and references by code)::
 
     curl -u admin@example.org:secret -H 'Content-Type: application/json' \\
          --data-binary @metadata.json 'http://localhost:5001/api/metadata?importMode=VALIDATE'
@@ -34,6 +34,7 @@ from hub.dhis2.api.common import (
 )
 from hub.dhis2.metadata import geometry
 from hub.dhis2.metadata.fields import LIST_DEFAULT, parse_fields, select_fields
+from hub.dhis2.metadata.identifiers import Identifier
 from hub.dhis2.metadata.importer import ImportStrategy, import_metadata
 from hub.dhis2.metadata.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError, get_object, list_objects
 from hub.dhis2.metadata.schema import OBJECT_TYPES, ORG_UNITS, ObjectType
@@ -158,11 +159,10 @@ async def post_metadata(
         ImportStrategy, Query(alias="importStrategy")
     ] = ImportStrategy.CREATE_AND_UPDATE,
     atomic_mode: Annotated[AtomicMode, Query(alias="atomicMode")] = AtomicMode.ALL,
-    identifier: Annotated[str, Query(pattern="^(UID|AUTO|CODE)$")] = "UID",
+    identifier: Identifier = Identifier.UID,
 ) -> JSONResponse:
-    """Import a DHIS2 metadata export into the cache (admins only)."""
-    if identifier == "CODE":
-        raise BadRequest("identifier=CODE is not supported: the metadata cache matches objects by UID")
+    """Import a DHIS2 metadata export into the cache (admins only); ``identifier=CODE|AUTO`` matches
+    objects and references by code (AUTO: by id first)."""
     body = await read_body(request, runtime.settings.max_body_bytes)
     try:
         report = await run_in_threadpool(
@@ -172,6 +172,7 @@ async def post_metadata(
             import_strategy=import_strategy,
             atomic=atomic_mode == AtomicMode.ALL,
             dry_run=import_mode == ImportMode.VALIDATE,
+            identifier=identifier,
         )
     except ExportError as exc:
         raise BadRequest(str(exc)) from exc

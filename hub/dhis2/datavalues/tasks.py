@@ -9,8 +9,6 @@ rewrites the same values). Notifications follow ``/api/system/tasks/DATAVALUE_IM
 from __future__ import annotations
 
 import logging
-import secrets
-import string
 import tempfile
 import threading
 from datetime import datetime
@@ -26,6 +24,7 @@ from hub.dhis2.datavalues import log, service
 from hub.dhis2.datavalues.models import ImportJob, ImportPayloadChunk
 from hub.dhis2.datavalues.service import ImportOptions
 from hub.dhis2.datavalues.summary import ImportSummary
+from hub.dhis2.uids import new_uid
 from hub.errors import NotFound
 from hub.settings import Settings
 
@@ -34,12 +33,6 @@ PIECE_BYTES = 1024 * 1024
 UNFINISHED = ("SCHEDULED", "RUNNING")
 
 logger = logging.getLogger("hub.dhis2.datavalues")
-
-
-def new_uid() -> str:
-    """A DHIS2-style UID: a letter, then ten letters or digits."""
-    alphabet = string.ascii_letters + string.digits
-    return secrets.choice(string.ascii_letters) + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
 def _notification(message: str, *, completed: bool = False, level: str = "INFO") -> dict[str, Any]:

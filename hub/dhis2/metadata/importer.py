@@ -2,7 +2,9 @@
 
 Objects are upserted by UID in batches (one SELECT, one bulk INSERT and one bulk UPDATE per
 batch), so an export of any size streams through in bounded memory. Each object is checked
-first; a refused object gets an error report in DHIS2's shape. With ``atomic=True`` (DHIS2's
+first; a refused object gets an error report in DHIS2's shape. Objects are matched by UID, or by
+code (``identifier=CODE|AUTO``, :mod:`~hub.dhis2.metadata.identifiers`: the payload is then read
+whole before anything is written, as DHIS2's preheat). With ``atomic=True`` (DHIS2's
 ``atomicMode=ALL``) one refused object undoes the whole import; ``dry_run`` (``importMode=
 VALIDATE``) reports what would happen and keeps nothing. Both work through a savepoint, so
 the caller still owns the transaction.
@@ -25,6 +27,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.dhis2.metadata import models
+from hub.dhis2.metadata.identifiers import Identifier, Identities
 from hub.dhis2.metadata.report import (
     ALREADY_EXISTS,
     INVALID_UID,
@@ -59,10 +62,16 @@ def import_metadata(
     atomic: bool = True,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    identifier: Identifier = Identifier.UID,
 ) -> ImportReport:
-    """Upsert (or create, update, delete) every supported object in ``source``; types the cache
-    does not keep (indicators, programs, ...) are skipped and counted in ``report.skipped``."""
+    """Upsert (or create, update, delete) every supported object in ``source``, matched by
+    ``identifier``; types the cache does not keep (indicators, programs, ...) are skipped and
+    counted in ``report.skipped``."""
     report = ImportReport(import_mode="VALIDATE" if dry_run else "COMMIT")
+    identities = None
+    if identifier != Identifier.UID:
+        source = list(source)
+        identities = Identities.preheat(session, identifier, source)
     savepoint = session.begin_nested()
     org_units_written = False
     for key, batch in _batches(source):
@@ -71,7 +80,12 @@ def import_metadata(
         elif key in BY_KEY:
             object_type = BY_KEY[key]
             _import_batch(
-                session, object_type=object_type, batch=batch, strategy=import_strategy, report=report
+                session,
+                object_type=object_type,
+                batch=batch,
+                strategy=import_strategy,
+                report=report,
+                identities=identities,
             )
             org_units_written |= object_type.model is models.OrgUnit
         else:
@@ -157,13 +171,15 @@ def _import_batch(
     batch: list[tuple[int, dict[str, Any]]],
     strategy: ImportStrategy,
     report: ImportReport,
+    identities: Identities | None = None,
 ) -> None:
     type_report = report.type_report(object_type.klass)
     stats = type_report.stats
     model = object_type.model
     rows: dict[str, tuple[int, dict[str, Any], dict[str, Any]]] = {}
-    for index, obj in batch:
-        row, errors = _check(object_type, obj, strategy)
+    for index, given in batch:
+        obj, errors = identities.resolve(object_type.key, index, given) if identities else (given, [])
+        row, errors = (None, errors) if errors else _check(object_type, obj, strategy)
         if row is None:
             type_report.object_reports.append(ObjectReport(object_type.klass, index, obj.get("id"), errors))
             stats.ignored += 1
@@ -171,7 +187,8 @@ def _import_batch(
             rows[row["uid"]] = (index, obj, row)
     existing = set(session.scalars(select(model.uid).where(model.uid.in_(rows))))
 
-    refused = _refused_by_strategy(object_type, rows, existing, strategy)
+    identifier = identities.identifier if identities else Identifier.UID
+    refused = _refused_by_strategy(object_type, rows, existing, strategy, identifier)
     for uid, error in refused.items():
         index, _, _ = rows.pop(uid)
         type_report.object_reports.append(ObjectReport(object_type.klass, index, uid, [error]))
@@ -201,6 +218,7 @@ def _refused_by_strategy(
     rows: dict[str, tuple[int, dict[str, Any], dict[str, Any]]],
     existing: set[str],
     strategy: ImportStrategy,
+    identifier: Identifier,
 ) -> dict[str, ErrorReport]:
     if strategy == ImportStrategy.CREATE:
         return {
@@ -210,17 +228,16 @@ def _refused_by_strategy(
         }
     if strategy in (ImportStrategy.UPDATE, ImportStrategy.DELETE):
         return {
-            uid: _error(
-                object_type,
-                NO_MATCHING_OBJECT,
-                f"No matching object for reference. Identifier was UID, and object was {uid}.",
-                "id",
-                uid,
-            )
-            for uid in rows
+            uid: _no_match(object_type, identifier, obj.get("code") if identifier == Identifier.CODE else uid)
+            for uid, (_, obj, _) in rows.items()
             if uid not in existing
         }
     return {}
+
+
+def _no_match(object_type: ObjectType, identifier: Identifier, name: str | None) -> ErrorReport:
+    message = f"No matching object for reference. Identifier was {identifier}, and object was {name}."
+    return _error(object_type, NO_MATCHING_OBJECT, message, "id", name)
 
 
 def _delete_owned(session: Session, *, object_type: ObjectType, uids: list[str]) -> None:

@@ -10,6 +10,7 @@ INVALID_UID = "E4014"
 # DHIS2 refuses an unknown enum value while parsing; the cache reports it per object instead.
 INVALID_VALUE = "E4030"
 NO_MATCHING_OBJECT = "E5001"
+INVALID_REFERENCE = "E5002"
 ALREADY_EXISTS = "E5003"
 
 

@@ -64,3 +64,17 @@ def test_errors_fail_the_command_and_are_listed(invoke: Callable[..., Result], t
     result = invoke("metadata", "import", str(broken))
     assert result.exit_code == 1
     assert "not valid JSON" in result.output
+
+
+def test_identifier_code_matches_by_code(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps({"categoryCombos": [{"code": "CC_AGE", "name": "Age"}]}))
+    second.write_text(json.dumps({"categoryCombos": [{"code": "CC_AGE", "name": "Age groups"}]}))
+
+    created = invoke("metadata", "import", "--identifier", "CODE", str(first))
+    updated = invoke("metadata", "import", "--identifier", "CODE", str(second))
+
+    assert created.exit_code == 0, created.output
+    assert _rows(created.output)["CategoryCombo"] == ["1", "0", "0", "0"]
+    assert _rows(updated.output)["CategoryCombo"] == ["0", "1", "0", "0"]
+    assert _rows(invoke("metadata", "stats").output)["categoryCombos"] == ["1"]
