@@ -1,8 +1,8 @@
 """The ceiling for the hub's stack: a pass-through proxy with no auth, no logging and no database.
 
 ``python bench/passthrough.py UPSTREAM_URL PORT`` serves it on 127.0.0.1 with the same uvicorn
-arguments as ``hub serve``, one shared ``httpx.AsyncClient`` with the hub's limits, and the hub's
-header rules, so the only difference from the hub is what the hub does on top of forwarding.
+arguments as ``hub serve``, the hub's own upstream client (``hub.gateway.forward.Upstream``) and
+the hub's header rules, so the only difference from the hub is what the hub does on top of forwarding.
 """
 
 from __future__ import annotations
@@ -11,22 +11,17 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.gateway.forward import NOT_FORWARDED, response_headers
+from hub.gateway.forward import NOT_FORWARDED, Upstream
 from hub.gateway.router import METHODS
 
 
 def create_app(upstream: str) -> FastAPI:
-    client = httpx.AsyncClient(
-        timeout=30.0,
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-    )
+    client = Upstream()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -36,11 +31,10 @@ def create_app(upstream: str) -> FastAPI:
     async def proxy(request: Request) -> Response:
         url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k: v for k, v in request.headers.items() if k not in NOT_FORWARDED}
-        body = await request.body()
-        answer = await client.request(request.method, url, headers=headers, content=body or None)
-        return Response(
-            answer.content, status_code=answer.status_code, headers=response_headers(answer.headers)
+        answer = await client.send(
+            method=request.method, url=url, headers=headers, body=await request.body(), timeout_s=30.0
         )
+        return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
     app = FastAPI(lifespan=lifespan)
     app.add_route("/{path:path}", proxy, methods=METHODS, include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The long-lived objects one hub process shares: settings, database, authenticator, HTTP client,
+"""The long-lived objects one hub process shares: settings, database, authenticator, upstream client,
 the transaction log writer, channels."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from hub.auth.service import Authenticator, LockoutPolicy
 from hub.channels import service as channel_service
 from hub.channels.service import ChannelTable
 from hub.db.session import Database
+from hub.gateway.forward import Upstream
 from hub.gateway.log_writer import LogWriter
 from hub.settings import Settings
 
@@ -24,7 +24,7 @@ class Runtime:
     settings: Settings
     db: Database
     authenticator: Authenticator
-    http: httpx.AsyncClient = field(repr=False)
+    upstream: Upstream = field(repr=False)
     log_writer: LogWriter = field(repr=False)
     channels: ChannelTable = field(default_factory=lambda: ChannelTable([]))
     # Credential checks in progress, by cache key, so concurrent requests share one (hub.gateway.router).
@@ -34,13 +34,8 @@ class Runtime:
     def create(cls, settings: Settings, db: Database | None = None) -> Runtime:
         cache = CredentialCache(settings.secret_key.get_secret_value().encode(), settings.auth_cache_ttl_s)
         policy = LockoutPolicy(settings.auth_max_failures, settings.auth_lockout_s)
-        http = httpx.AsyncClient(
-            timeout=settings.upstream_timeout_s,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
         db = db or Database(settings.database_url)
-        return cls(settings, db, Authenticator(db, cache, policy), http, LogWriter(db))
+        return cls(settings, db, Authenticator(db, cache, policy), Upstream(), LogWriter(db))
 
     def reload_channels(self, session: Session | None = None, *, force: bool = False) -> bool:
         """Recompile the channel table when any channel changed (in this process or another).
@@ -62,6 +57,6 @@ class Runtime:
         self.authenticator.cache.clear()
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self.upstream.aclose()
         await to_thread.run_sync(self.log_writer.stop)
         self.db.dispose()

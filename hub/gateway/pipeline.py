@@ -169,8 +169,7 @@ async def _call_primary(
 ) -> tuple[GatewayResponse, transactions.Closing]:
     url = forward.upstream_url(route, request)
     try:
-        result = await forward.send(
-            runtime.http,
+        result = await runtime.upstream.send(
             method=request.method,
             url=url,
             headers=forward.upstream_headers(route, request, tx_id),

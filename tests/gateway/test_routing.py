@@ -58,6 +58,20 @@ def test_request_reaches_upstream_and_is_logged(make_hub, upstream, upstream_log
     assert tx.duration_ms is not None and tx.finished_at is not None
 
 
+def test_an_upstream_cookie_is_passed_back_but_never_replayed_to_the_next_request(
+    make_hub, upstream, upstream_log
+):
+    by_name = upstream.replace("127.0.0.1", "localhost")  # cookie jars ignore cookies from bare IPs
+    hub = make_hub(config(upstream, channel("all", r"/.*", by_name)))
+    with hub.client("partner-1", PASSWORD) as first:
+        r = first.get("/cookie")
+    assert r.headers["set-cookie"].startswith("session=s3cr3t")
+    with hub.client("partner-1", PASSWORD) as second:
+        assert second.get("/echo").status_code == 200
+    assert [seen["path"] for seen in upstream_log()] == ["/cookie", "/echo"]
+    assert "cookie" not in upstream_log()[1]["headers"], "one caller's upstream session leaked to another"
+
+
 @pytest.mark.parametrize(
     ("path", "http", "status"),
     [

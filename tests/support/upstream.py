@@ -5,6 +5,7 @@ Behaviour by path:
   /sleep/<seconds>[/...]   wait, then 200
   /flaky/<n>/<key>         503 for the first n calls with this key, then 200
   /openhim/<status>        an application/json+openhim mediator response with that transaction status
+  /cookie                  200 with a Set-Cookie header
   /_requests               GET: every request recorded so far (JSON); DELETE: forget them
   anything else            200 echo of method, path, query, headers and body
 """
@@ -29,9 +30,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         return
 
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _reply(
+        self, status: int, body: bytes, content_type: str = "application/json", *, cookie: str | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -69,6 +74,8 @@ class Handler(BaseHTTPRequestHandler):
                 FLAKY[parts[2]] += 1
                 calls = FLAKY[parts[2]]
             self._reply(503 if calls <= int(parts[1]) else 200, json.dumps({"call": calls}).encode())
+        elif parts[0] == "cookie":
+            self._reply(200, b"{}", cookie="session=s3cr3t; Path=/")
         elif parts[0] == "openhim" and len(parts) > 1:
             status = parts[1].replace("%20", " ")
             doc = {
