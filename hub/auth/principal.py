@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+ADMIN_ROLE = "admin"  # full access: an admin user's group; on a client, DHIS2's superuser
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -17,4 +19,4 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.kind == "user" and "admin" in self.roles
+        return self.kind == "user" and ADMIN_ROLE in self.roles

@@ -79,7 +79,9 @@ async def post_data_value_sets(
     """Import a dataValueSet (JSON, XML, CSV or ADX); ``async=true`` answers at once with a job."""
     fmt = format_of(request.headers.get("content-type"), request.path_params.get("format"))
     params = dict(request.query_params)
-    options = ImportOptions(fmt=fmt, params=params, client=client.name, roots=client.org_units)  # checks them
+    options = ImportOptions(  # checks them
+        fmt=fmt, params=params, client=client.name, roots=client.org_units, roles=tuple(sorted(client.roles))
+    )
     source, size = await _spool(request)
     kwargs: dict[str, Any] = {"source": source, "options": options, "version": version,
                               "received": _received(request, size), "targets": config.targets,

@@ -18,6 +18,7 @@ from hub.dhis2.datavalues.parsers import Disaggregation, Header
 from hub.dhis2.metadata import models
 from hub.dhis2.metadata.lookup import IdScheme
 from hub.dhis2.metadata.schema import OBJECT_TYPES
+from hub.dhis2.metadata.sharing import Sharing
 from hub.errors import BadRequest
 
 DEFAULT_COMBO = "HllvX50cXC0"  # every DHIS2 instance has it, so a metadata export may leave it out
@@ -44,6 +45,8 @@ class DataElementInfo:
     option_codes: frozenset[str] | None
     zero_is_significant: bool
     data_sets: tuple[DataSetInfo, ...]
+    # its own combo and those its data sets override it with (DHIS2's getCategoryCombos); None: default
+    category_combos: frozenset[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,8 @@ class Resolver:
         self._options = identifiers(session, models.CategoryOption, schemes.general)
         self._categories = identifiers(session, models.Category, schemes.general)
         self._combos: dict[tuple[Pairs, str | None], str | None] = {}
+        self._sharing = _option_sharing(session)
+        self._combo_members: dict[frozenset[str | None], frozenset[str]] = {}
 
     def _combo_ids(self, session: Session, scheme: IdScheme) -> dict[str, str]:
         ids = identifiers(session, models.CategoryOptionCombo, scheme)
@@ -119,9 +124,14 @@ class Resolver:
     def _load_data_elements(self, session: Session) -> dict[str, DataElementInfo]:
         de, option = models.DataElement, models.Option
         by_element: dict[str, list[DataSetInfo]] = defaultdict(list)
+        overrides: dict[str, set[str]] = defaultdict(set)
         dse = models.DataSetElement
-        for data_set, element in session.execute(select(dse.data_set_uid, dse.data_element_uid)):
+        for data_set, element, combo in session.execute(
+            select(dse.data_set_uid, dse.data_element_uid, dse.category_combo_uid)
+        ):
             by_element[element].append(self.data_sets[data_set])
+            if combo:
+                overrides[element].add(combo)
         codes: dict[str, set[str]] = defaultdict(set)
         for option_set, code in session.execute(select(option.option_set_uid, option.code)):
             if option_set and code is not None:
@@ -134,6 +144,7 @@ class Resolver:
                 frozenset(codes[r.option_set_uid]) if r.option_set_uid else None,
                 bool(r.zero_is_significant),
                 tuple(by_element.get(r.uid, ())),
+                frozenset({r.category_combo_uid, *overrides.get(r.uid, ())}),
             )
             for r in session.execute(
                 select(
@@ -172,6 +183,27 @@ class Resolver:
 
     def attribute_option_combo(self, given: Disaggregation, combo: str | None) -> str | None:
         return self._combo(given, combo, self._aoc_ids)
+
+    def option_combos(self, combos: frozenset[str | None]) -> frozenset[str]:
+        """The option combos of these category combos (None: the default combo), computed once each."""
+        members = self._combo_members.get(combos)
+        if members is None:
+            owners = {combo or self.default_combo for combo in combos}
+            members = frozenset(uid for uid, (owner, _) in self._cocs.items() if owner in owners)
+            self._combo_members[combos] = members
+        return members
+
+    @property
+    def default_combo(self) -> str:
+        return self._cocs[self.default_coc][0] or DEFAULT_CATEGORY_COMBO
+
+    def category_options(self, option_combo: str) -> frozenset[str]:
+        """The category options an option combo is made of (UIDs)."""
+        return self._cocs.get(option_combo, (None, frozenset()))[1]
+
+    def sharing(self, category_option: str) -> Sharing | None:
+        """The category option's sharing; None when the metadata said nothing (public)."""
+        return self._sharing.get(category_option)
 
     def _combo(self, given: Disaggregation, combo: str | None, ids: dict[str, str]) -> str | None:
         if isinstance(given, str):
@@ -221,6 +253,13 @@ def _option_combos(session: Session) -> dict[str, tuple[str | None, frozenset[st
         uid: (combo, frozenset(options[uid]))
         for uid, combo in session.execute(select(coc.uid, coc.category_combo_uid))
     }
+
+
+def _option_sharing(session: Session) -> dict[str, Sharing]:
+    """category option -> its sharing, for the options whose metadata had any."""
+    option = models.CategoryOption
+    rows = session.execute(select(option.uid, option.sharing))
+    return {uid: sharing for uid, sharing in rows if sharing is not None}
 
 
 def _default_by_name(session: Session) -> str:

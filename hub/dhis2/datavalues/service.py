@@ -23,7 +23,7 @@ from hub.dhis2.datavalues import completeness, deliveries, log, store
 from hub.dhis2.datavalues.parsers import MalformedPayload, RawValue, reader_for
 from hub.dhis2.datavalues.resolver import Resolver, Schemes
 from hub.dhis2.datavalues.summary import ImportCount, ImportSummary
-from hub.dhis2.datavalues.validation import Row, SetContext, Validator, set_context
+from hub.dhis2.datavalues.validation import Row, Rules, SetContext, Validator, set_context
 from hub.dhis2.datavalues.writer import InlineWriter, Job, ProcessWriter
 from hub.errors import BadRequest
 from hub.outbox.service import DeliverySpec
@@ -45,6 +45,7 @@ class ImportOptions:
     params: dict[str, str]
     client: str
     roots: tuple[str, ...]
+    roles: tuple[str, ...] = ()
 
     def flag(self, name: str) -> bool:
         """A boolean query parameter, as DHIS2 reads them: true only when it says ``true``."""
@@ -90,7 +91,8 @@ class Importer:
             with self.db.session() as session:
                 resolver = Resolver(session, schemes=schemes, roots=options.roots)
                 min_max = store.has_min_max(session)
-            context = set_context(payload.header, resolver, summary)
+            rules = Rules.from_request(options.flag, options.roles)
+            context = set_context(payload.header, resolver, summary, rules)
             if context is None:
                 return
             check = Validator(

@@ -22,6 +22,7 @@ class Code(enum.Enum):
     """DHIS2's data import error codes: (property, object types, message template)."""
 
     E7600 = (None, ("dataSet",), "Data set not found or not accessible: `{0}`")
+    E7602 = (None, (), "A valid dataset is required")
     E7603 = (None, ("organisationUnit",), "Org unit not found or not accessible: `{0}`")
     E7604 = (None, ("categoryOptionCombo",), "Attribute option combo not found or not accessible: `{0}`")
     E7610 = ("dataElement", ("dataElement",), "Data element not found or not accessible: `{0}`")
@@ -32,10 +33,20 @@ class Code(enum.Enum):
         ("categoryOptionCombo",),
         "Category option combo not found or not accessible for writing data: `{0}`",
     )
+    E7614 = (
+        "categoryOptionCombo",
+        ("categoryOptionCombo", "categoryOption"),
+        "Category option combo: `{0}` option not accessible: `{1}`",
+    )
     E7615 = (
         "attributeOptionCombo",
         ("categoryOptionCombo",),
         "Attribute option combo not found or not accessible for writing data: `{0}`",
+    )
+    E7616 = (
+        "attributeOptionCombo",
+        ("categoryOptionCombo", "categoryOption"),
+        "Attribute option combo: `{0}` option not accessible: `{1}`",
     )
     E7617 = (
         "orgUnit",
@@ -50,10 +61,23 @@ class Code(enum.Enum):
         ("dataElement",),
         "Data value is not a valid option of the data element option set: `{0}`",
     )
+    E7630 = ("categoryOptionCombo", (), "Category option combo is required but is not specified")
+    E7631 = ("attributeOptionCombo", (), "Attribute option combo is required but is not specified")
     E7632 = (
         None,
         ("period", "dataElement"),
         "Period type of period: `{0}` not valid for data element: `{1}`",
+    )
+    E7633 = ("dataElement", ("dataElement", "dataSet"), "Data element: `{0}` is not part of dataset: `{1}`")
+    E7634 = (
+        "categoryOptionCombo",
+        ("categoryOptionCombo", "dataElement"),
+        "Category option combo: `{0}` must be part of category combo of data element: `{1}`",
+    )
+    E7635 = (
+        "attributeOptionCombo",
+        ("categoryOptionCombo", "dataElement"),
+        "Attribute option combo: `{0}` must be part of category combo of data sets of data element: `{1}`",
     )
     E7636 = (
         "orgUnit",
@@ -139,6 +163,17 @@ class ImportSummary:
 
     def conflict(self, index: int | None, code: Code, *args: str) -> None:
         """Record a conflict; ``index`` is the value's position, None for the set level."""
+        self._add(index, code, args)
+        if index is not None:
+            self.count.ignored += 1  # DHIS2 counts every value it skips as ignored
+
+    def reject(self, index: int, code: Code, each: tuple[tuple[str, ...], ...]) -> None:
+        """One value refused with a conflict per ``each`` (E7614: one per option it may not write)."""
+        for args in each:
+            self._add(index, code, args)
+        self.count.ignored += 1
+
+    def _add(self, index: int | None, code: Code, args: tuple[str, ...]) -> None:
         key = (code, args)
         entry = self.conflicts.get(key)
         if entry is None:
@@ -146,7 +181,6 @@ class ImportSummary:
         if index is not None:
             entry.indexes.append(index)
             self.rejected.append(index)
-            self.count.ignored += 1  # DHIS2 counts every value it skips as ignored
 
     def abort(self, code: Code, *args: str) -> None:
         """A set-level conflict: nothing of the payload is imported."""

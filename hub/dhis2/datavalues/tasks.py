@@ -56,6 +56,7 @@ def submit(
         "params": options.params,
         "client": options.client,
         "roots": list(options.roots),
+        "roles": list(options.roles),
         "version": version,
         "transaction_id": transaction_id,
         "started": started.isoformat(),
@@ -105,7 +106,10 @@ def run(db: Database, *, job_id: str, targets: list[Dhis2Target], settings: Sett
         if job is None:
             raise NotFound(f"no {JOB_TYPE} job {job_id}")
         request = dict(job.request)
-    options = ImportOptions(request["fmt"], request["params"], request["client"], tuple(request["roots"]))
+    options = ImportOptions(
+        request["fmt"], request["params"], request["client"], tuple(request["roots"]),
+        tuple(request.get("roles", ())),  # jobs stored before roles were kept have none
+    )  # fmt: skip
     _notify(db, job_id, _notification("Importing data values"), status="RUNNING")
 
     def progress(done: int) -> None:

@@ -67,6 +67,8 @@ class CategoryOption(Nameable, Base):
 
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
+    # DHIS2 2.36+ sharing (``hub.dhis2.metadata.sharing``); None: the export said nothing (public)
+    sharing: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Category(Nameable, Base):

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from hub.db.base import Base
-from hub.dhis2.metadata import geometry, models
+from hub.dhis2.metadata import geometry, models, sharing
 
 UID_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9]{10}$")
 
@@ -271,12 +271,14 @@ CATEGORY_OPTIONS = ObjectType(
         "short_name": obj.get("shortName"),
         "start_date": _date(obj.get("startDate")),
         "end_date": _date(obj.get("endDate")),
+        "sharing": sharing.from_wire(obj),
     },
     to_wire=lambda row: _drop_none(
         {
             **_identifiable_wire(row),
             "startDate": format_timestamp(row.start_date),
             "endDate": format_timestamp(row.end_date),
+            "sharing": row.sharing,
         }
     ),
     properties=NAMEABLE_PROPERTIES,

@@ -19,6 +19,8 @@ from hub.settings import Settings
 from tests.dhis2.datavalues import metadata
 
 ROOTS = ("ImspTQPwCqd", metadata.ROOT, metadata.ADX_ROOT)
+# the shared aggregate export shares its category options for data writing with this group only
+DATA_GROUP = "OPVIvvXzNTw"
 CLIENT = ("dhis2-partner", "partner-password-1")
 TODAY = date(2021, 6, 1)  # the shared payloads report 2018-2021 periods
 
@@ -36,13 +38,14 @@ Importer = Callable[..., ImportSummary]
 
 @pytest.fixture
 def run_import(loaded: Database) -> Importer:
-    """``run_import(body, fmt, **params)``: one logged import; roots, targets and today overridable."""
+    """``run_import(body, fmt, **params)``: one logged import; roots, roles, targets and today overridable."""
 
     def run(
         body: bytes,
         fmt: str = "json",
         *,
         roots: tuple[str, ...] = ROOTS,
+        roles: tuple[str, ...] = (DATA_GROUP,),
         targets: list[Dhis2Target] | None = None,
         today: date = TODAY,
         **params: str,
@@ -57,7 +60,7 @@ def run_import(loaded: Database) -> Importer:
             body=None,
             size=len(body),
         )
-        options = service.ImportOptions(fmt=fmt, params=params, client="tester", roots=roots)
+        options = service.ImportOptions(fmt=fmt, params=params, client="tester", roots=roots, roles=roles)
         return service.import_values(
             loaded,
             source=io.BytesIO(body),
@@ -77,7 +80,7 @@ def hub_config(**dhis2: Any) -> dict[str, Any]:
             {
                 "client_id": CLIENT[0],
                 "name": "Partner",
-                "roles": ["dhis2"],
+                "roles": ["dhis2", DATA_GROUP],
                 "password_env": "HUB_TEST_DHIS2_CLIENT_PW",
                 "org_units": list(ROOTS),
             }

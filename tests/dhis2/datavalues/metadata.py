@@ -228,3 +228,48 @@ def load(db: Database, document: dict[str, Any]) -> None:
     with db.session() as session:
         report = import_metadata(session, source=from_document(document))
         assert report.status == "OK", report
+
+
+LEGACY_GROUP, SHARED_GROUP, READ_ONLY_GROUP = "LegacyGrp01", "SharedGrp01", "ReadOnlyGr1"
+
+
+def access() -> dict[str, Any]:
+    """Category options shared for data writing in both DHIS2 forms, each alone in an option combo
+    of ``AccessDE001`` (data set ``AccessDS001``, Monthly, at OU_A): ``publicAccess`` with
+    ``userGroupAccesses`` (before 2.36), ``sharing`` (2.36+), and one any client may write."""
+    options = [
+        {"id": "LegacyOpt01", "name": "Legacy", "shortName": "Legacy", "publicAccess": "rw------",
+         "userGroupAccesses": [{"userGroupUid": LEGACY_GROUP, "access": "rwrw----"}]},
+        {"id": "SharedOpt01", "name": "Shared", "shortName": "Shared",
+         "sharing": {"public": "rwr-----", "external": False, "users": {},
+                     "userGroups": {SHARED_GROUP: {"id": SHARED_GROUP, "access": "r-rw----"},
+                                    READ_ONLY_GROUP: {"id": READ_ONLY_GROUP, "access": "rwr-----"}}}},
+        {"id": "PublicOpt01", "name": "Public", "shortName": "Public", "publicAccess": "rwrw----"},
+    ]  # fmt: skip
+    cocs = [
+        {"id": coc, "name": option["name"], "categoryCombo": {"id": "AccessCombo"},
+         "categoryOptions": [{"id": option["id"]}]}
+        for coc, option in zip(("AccLegacy01", "AccShared01", "AccPublic01"), options, strict=True)
+    ]  # fmt: skip
+    return {
+        "categoryOptions": options,
+        "categories": [
+            {"id": "AccessCat01", "name": "Access", "shortName": "Access",
+             "dataDimensionType": "DISAGGREGATION", "categoryOptions": [{"id": o["id"]} for o in options]},
+        ],
+        "categoryCombos": [
+            {"id": "AccessCombo", "name": "Access", "dataDimensionType": "DISAGGREGATION",
+             "categories": [{"id": "AccessCat01"}]},
+        ],
+        "categoryOptionCombos": cocs,
+        "dataElements": [
+            {"id": "AccessDE001", "name": "Access element", "shortName": "Access element",
+             "valueType": "INTEGER", "aggregationType": "SUM", "domainType": "AGGREGATE",
+             "categoryCombo": {"id": "AccessCombo"}},
+        ],
+        "dataSets": [
+            {"id": "AccessDS001", "name": "Access", "periodType": "Monthly",
+             "dataSetElements": [{"dataElement": {"id": "AccessDE001"}}],
+             "organisationUnits": [{"id": "DiszpKrYNg8"}]},
+        ],
+    }  # fmt: skip

@@ -42,6 +42,7 @@ class Header:
     org_unit: str | None = None
     attribute_option_combo: str | None = None
     id_schemes: dict[str, str] = field(default_factory=dict)
+    grouped: bool = False  # ADX: each group names its own data set, period and org unit
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> Header:

@@ -53,4 +53,4 @@ def _values(stream: Iterator[tuple[str, Element]], root: Element) -> Iterator[Ra
 def read(source: BinaryIO, _params: dict[str, str]) -> Payload:
     stream = events(source)
     root = first_element(stream, "adx")
-    return Payload(Header(), _values(stream, root), default_id_scheme="code")
+    return Payload(Header(grouped=True), _values(stream, root), default_id_scheme="code")
