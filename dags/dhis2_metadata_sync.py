@@ -1,4 +1,5 @@
-"""DHIS2 metadata into the hub's cache, hourly: org units, data elements, data sets, combos, option sets.
+"""DHIS2 metadata into the hub's cache, hourly: org units, data elements, data sets, combos, option sets;
+what DHIS2 deleted since the previous run (``/api/deletedObjects``) leaves the cache.
 
 Connection ``dhis2_default``: host = the DHIS2 URL, login and password (or a personal access
 token), ``extra.version`` to pin the API version (``"2.39"``), ``extra.source`` to name the

@@ -3,6 +3,7 @@
 from adapters.common.errors import AdapterError
 from adapters.dhis2.client import Dhis2Client
 from adapters.dhis2.config import Dhis2Config
+from adapters.dhis2.deleted_objects import DeletedObject
 from adapters.dhis2.errors import Dhis2Error, JobFailed, JobTimeout, UnsupportedByVersion
 from adapters.dhis2.id_schemes import IdSchemes
 from adapters.dhis2.import_report import ErrorReport, ImportReport, ReportStatus, Stats
@@ -13,6 +14,7 @@ from adapters.dhis2.version import Dhis2Version
 __all__ = [
     "AdapterError",
     "Conflict",
+    "DeletedObject",
     "Dhis2Client",
     "Dhis2Config",
     "Dhis2Error",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -12,6 +13,7 @@ from adapters.common.http import HttpClient, RetryPolicy
 from adapters.dhis2.completeness import CompleteDataSetRegistrations
 from adapters.dhis2.config import Dhis2Config
 from adapters.dhis2.data_values import DataValueSets
+from adapters.dhis2.deleted_objects import DeletedObject, deleted_objects
 from adapters.dhis2.import_report import ImportReport
 from adapters.dhis2.metadata import Metadata
 from adapters.dhis2.paging import Fields, Filters, pages
@@ -151,6 +153,20 @@ class Dhis2Client:
         return pages(
             self, resource, fields=fields, filter=filter, page_size=page_size, paging=paging, params=params
         )
+
+    def deleted_objects(
+        self, klass: str | Sequence[str], *, deleted_at: datetime | None = None, page_size: int = 50
+    ) -> Iterator[list[DeletedObject]]:
+        """The metadata objects DHIS2 deleted (``GET /api/deletedObjects``, 2.30+), one page at a
+        time: of ``klass`` (simple class names, ``"OrganisationUnit"``), at or after ``deleted_at``.
+        :class:`~adapters.dhis2.errors.UnsupportedByVersion` on older releases.
+
+        Example::
+
+            for page in dhis2.deleted_objects("OrganisationUnit", deleted_at=last_sync, page_size=500):
+                forget(d.uid for d in page)
+        """
+        return deleted_objects(self, klass, deleted_at=deleted_at, page_size=page_size)
 
     # -- plumbing the groups share ---------------------------------------------------------------
 

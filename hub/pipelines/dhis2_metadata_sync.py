@@ -6,6 +6,11 @@ only ask for ``lastUpdated:gt:<watermark>``; the watermark is the source's clock
 previous successful run *started*, so an object changed while a sync was running is fetched
 again next time rather than missed. A failed run keeps the old watermark.
 
+Incremental runs also ask ``/api/deletedObjects`` (DHIS2 2.30+) what was deleted since the
+watermark, type by type, and remove those objects from the cache with their owned and link rows
+(a data set's org units and elements, ...) before upserting that type's changes, so an object
+deleted and created again since is kept. They are counted as ``deleted``.
+
 The Airflow DAG ``dags/dhis2_metadata_sync.py`` and ``hub run dhis2-metadata-sync`` call
 these same functions.
 
@@ -27,12 +32,14 @@ from sqlalchemy.orm import Session
 
 from adapters.dhis2 import Dhis2Client
 from adapters.dhis2 import Dhis2Config as AdapterConfig
+from adapters.dhis2.deleted_objects import FIRST_VERSION as FIRST_DELETED_OBJECTS_VERSION
 from hub.db.session import Database
 from hub.dhis2 import config as dhis2_settings
+from hub.dhis2.metadata.deletion import delete_objects
 from hub.dhis2.metadata.importer import import_metadata
 from hub.dhis2.metadata.models import MetadataSyncState
 from hub.dhis2.metadata.report import Stats
-from hub.dhis2.metadata.schema import OBJECT_TYPES, format_timestamp, parse_timestamp
+from hub.dhis2.metadata.schema import OBJECT_TYPES, ObjectType, format_timestamp, parse_timestamp
 from hub.pipelines.dhis2_connection import dhis2_config
 from hub.settings import Settings
 
@@ -67,6 +74,17 @@ def _source_clock(client: Dhis2Client, fallback: Callable[[], datetime]) -> date
     return server_date or fallback()
 
 
+def _forget_deleted(
+    session: Session, client: Dhis2Client, object_type: ObjectType, since: datetime, page_size: int
+) -> int:
+    """Remove the objects of ``object_type`` the source deleted at or after ``since``; returns how
+    many the cache held."""
+    removed = 0
+    for page in client.deleted_objects(object_type.simple_name, deleted_at=since, page_size=page_size):
+        removed += delete_objects(session, object_type=object_type, uids=[d.uid for d in page])
+    return removed
+
+
 def sync_metadata(
     session: Session,
     *,
@@ -80,9 +98,13 @@ def sync_metadata(
     state = session.get(MetadataSyncState, source)
     since = state.watermark if state else None
     since_filter = [f"lastUpdated:gt:{format_timestamp(since)}"] if since else None
+    # a first, full pull has nothing to forget; DHIS2 before 2.30 cannot say what it deleted
+    deleted_since = since if since and client.version >= FIRST_DELETED_OBJECTS_VERSION else None
     result = SyncResult(source=source, since=since, watermark=started)
     for object_type in OBJECT_TYPES:
         stats = Stats()
+        if deleted_since:
+            stats.deleted += _forget_deleted(session, client, object_type, deleted_since, page_size)
         for page in client.pages(object_type.key, fields=FIELDS, filter=since_filter, page_size=page_size):
             report = import_metadata(session, source=((object_type.key, obj) for obj in page), atomic=False)
             for type_report in report.type_reports.values():

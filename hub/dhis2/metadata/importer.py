@@ -23,10 +23,11 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.dhis2.metadata import models
+from hub.dhis2.metadata.deletion import delete_objects, delete_owned
 from hub.dhis2.metadata.identifiers import Identifier, Identities
 from hub.dhis2.metadata.report import (
     ALREADY_EXISTS,
@@ -197,11 +198,10 @@ def _import_batch(
         return
 
     uids = list(rows)
-    _delete_owned(session, object_type=object_type, uids=uids)
     if strategy == ImportStrategy.DELETE:
-        session.execute(delete(model).where(model.uid.in_(uids)))
-        stats.deleted += len(uids)
+        stats.deleted += delete_objects(session, object_type=object_type, uids=uids)
         return
+    delete_owned(session, object_type=object_type, uids=uids)
     new = [row for uid, (_, _, row) in rows.items() if uid not in existing]
     changed = [row for uid, (_, _, row) in rows.items() if uid in existing]
     if new:
@@ -238,17 +238,6 @@ def _refused_by_strategy(
 def _no_match(object_type: ObjectType, identifier: Identifier, name: str | None) -> ErrorReport:
     message = f"No matching object for reference. Identifier was {identifier}, and object was {name}."
     return _error(object_type, NO_MATCHING_OBJECT, message, "id", name)
-
-
-def _delete_owned(session: Session, *, object_type: ObjectType, uids: list[str]) -> None:
-    for owned in object_type.owned:
-        session.execute(delete(owned.model).where(getattr(owned.model, owned.key).in_(uids)))
-    session.execute(
-        delete(models.AttributeValue).where(
-            models.AttributeValue.object_type == object_type.simple_name,
-            models.AttributeValue.object_uid.in_(uids),
-        )
-    )
 
 
 def _insert_owned(session: Session, *, object_type: ObjectType, objects: list[dict[str, Any]]) -> None:

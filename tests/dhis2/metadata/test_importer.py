@@ -271,3 +271,19 @@ def test_a_broken_export_raises_export_error(db: Database) -> None:
     with pytest.raises(ExportError), db.session() as session:
         import_metadata(session, source=read_export(broken))
     assert _count(db, models.OrgUnit) == 0
+
+
+def test_delete_drops_the_links_other_objects_have_to_it(db: Database) -> None:
+    data_set = {"id": "DataSet0001", "name": "Monthly", "periodType": "Monthly"}
+    units = [_org_unit("Parent00001", "Parent"), _org_unit("Other000001", "Other")]
+    links = [{"id": "Parent00001"}, {"id": "Other000001"}]
+    _import(db, {"organisationUnits": units, "dataSets": [{**data_set, "organisationUnits": links}]})
+
+    report = _import(
+        db, {"organisationUnits": [{"id": "Parent00001"}]}, import_strategy=ImportStrategy.DELETE
+    )
+
+    assert report.stats.deleted == 1
+    with db.session() as session:
+        assert session.scalars(select(models.DataSetOrgUnit.org_unit_uid)).all() == ["Other000001"]
+    assert _count(db, models.DataSet) == 1
