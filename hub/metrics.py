@@ -8,6 +8,7 @@ by collectors each module registers with :func:`register_gauges`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import Metric
@@ -27,9 +28,16 @@ DURATION = Histogram(
 GaugeReader = Callable[[], Iterable[Metric]]
 
 
+@cache
+def _series(channel: str, status: str) -> tuple[Counter, Histogram]:
+    """One channel's and status's children, looked up once rather than on every request."""
+    return REQUESTS.labels(channel, status), DURATION.labels(channel)
+
+
 def observe_request(channel: str, status: str, seconds: float) -> None:
-    REQUESTS.labels(channel, status).inc()
-    DURATION.labels(channel).observe(seconds)
+    requests, duration = _series(channel, status)
+    requests.inc()
+    duration.observe(seconds)
 
 
 class _Readers(Collector):

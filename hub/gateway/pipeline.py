@@ -61,8 +61,9 @@ def _orchestration(
     (as in OpenHIM), so they are stored once, there, not copied into the orchestration."""
     doc: dict[str, Any] = {"name": route.name, "request": {"method": method, "url": url}}
     if result is not None:
-        doc["request"]["timestamp"] = result.started.isoformat()
-        doc["response"] = {"status": result.status, "timestamp": result.started.isoformat()}
+        started = result.started.isoformat()
+        doc["request"]["timestamp"] = started
+        doc["response"] = {"status": result.status, "timestamp": started}
         doc["duration_ms"] = round(result.elapsed_ms, 3)
     if error is not None:
         doc["error"] = {"message": error.detail, **error.extra}

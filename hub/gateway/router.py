@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
@@ -14,7 +14,7 @@ from hub.auth.service import CHALLENGE, normalise_fingerprint
 from hub.channels.service import CompiledChannel
 from hub.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
 from hub.gateway.forward import GatewayRequest
-from hub.gateway.pipeline import check_size, process
+from hub.gateway.pipeline import process
 from hub.logs import request_id
 from hub.runtime import Runtime
 
@@ -53,16 +53,24 @@ async def read_body(request: Request, cap: int) -> bytes:
         raise PayloadTooLarge(f"request body of {declared} bytes is over this channel's limit of {cap} bytes")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise PayloadTooLarge(f"request body is over this channel's limit of {cap} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect as exc:
-        # nothing was logged or forwarded yet: the client gave up, which is not a hub error
-        raise BadRequest("the client disconnected before sending the whole body") from exc
-    return b"".join(chunks)
+    more = True
+    while more:  # the ASGI messages themselves: Request.stream() adds a generator per request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            # nothing was logged or forwarded yet: the client gave up, which is not a hub error
+            raise BadRequest("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(f"request body is over this channel's limit of {cap} bytes")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def url_path(scope: Scope) -> str:
+    """The request's path as ``Request.url.path`` gives it, without building the whole URL."""
+    return str(scope["path"]).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 class ChannelRoute(Route):
@@ -96,7 +104,9 @@ def first_segments(paths: list[str]) -> frozenset[str] | None:
 
 async def gateway(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    channel = runtime.channels.match(request.method, request.url.path)
+    scope = request.scope
+    path = url_path(scope)
+    channel = runtime.channels.match(request.method, path)
     principal = None if channel.public else await authenticate_client(runtime, request)
     if principal is not None:
         authorise(channel, principal)
@@ -107,13 +117,12 @@ async def gateway(request: Request) -> Response:
         )
     policy = channel.spec.body_policy
     cap = min(policy.max_request_bytes or runtime.settings.max_body_bytes, runtime.settings.max_body_bytes)
-    body = await read_body(request, cap + 1)
-    check_size(len(body), policy, runtime.settings.max_body_bytes)
+    body = await read_body(request, cap + 1)  # process() refuses it when it is over the cap
     incoming = GatewayRequest(
         request.method,
-        request.url.path,
-        request.url.query,
-        {k.lower(): v for k, v in request.headers.items()},
+        path,
+        scope["query_string"].decode(),
+        {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},  # ASGI: lower-case
         body,
         request_id.get() or "",
     )
