@@ -13,6 +13,9 @@ Routes made by :func:`dhis2_router` answer every error (any :class:`~hub.errors.
 invalid query parameters) as a DHIS2 WebMessage instead of problem+json::
 
     {"httpStatus": "Not Found", "httpStatusCode": 404, "status": "ERROR", "message": "..."}
+
+An error raised with a DHIS2 ErrorCode (``Conflict(..., extra={"errorCode": "E2012"})``) names it
+as ``errorCode`` from API 34, as DHIS2's IllegalQueryException answers do.
 """
 
 from __future__ import annotations
