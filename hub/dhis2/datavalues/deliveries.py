@@ -71,7 +71,7 @@ def post(
 
 
 def for_chunk(
-    rows: list[Row], *, targets: list[Dhis2Target], strategy: str, settings: Settings
+    rows: list[Row], *, targets: list[Dhis2Target], strategy: str, settings: Settings, force: bool = False
 ) -> list[DeliverySpec]:
     """One delivery per target carrying ``rows``; none when there are no rows or no targets."""
     if not rows or not targets:
@@ -80,6 +80,5 @@ def for_chunk(
         _Body([_Value(de, pe, ou, coc, aoc, value, followup, comment, stored_by, remove)
                for ou, pe, de, coc, aoc, value, comment, stored_by, followup, remove, _ in rows])
     )  # fmt: skip
-    return post(
-        "/api/dataValueSets", body, query={"importStrategy": strategy}, targets=targets, settings=settings
-    )
+    query = {"importStrategy": strategy, **({"force": "true"} if force else {})}
+    return post("/api/dataValueSets", body, query=query, targets=targets, settings=settings)

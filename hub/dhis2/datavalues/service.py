@@ -105,7 +105,7 @@ class Importer:
             try:
                 for chunk in _chunks(payload.values):
                     rows = [row for row in (check(index, raw) for index, raw in chunk) if row is not None]
-                    self._count(writer.write(rows, self._deliveries(rows, strategy)))
+                    self._count(writer.write(rows, self._deliveries(rows, strategy, rules.force)))
                     done += len(chunk)
                     if progress:
                         progress(done)
@@ -116,11 +116,17 @@ class Importer:
         except MalformedPayload as exc:
             summary.fail(str(exc))
 
-    def _deliveries(self, rows: list[Row], strategy: str) -> list[DeliverySpec]:
-        """Built here, not in a writer process: that one is the busier side of a big import."""
+    def _deliveries(self, rows: list[Row], strategy: str, force: bool) -> list[DeliverySpec]:
+        """Built here, not in a writer process: that one is the busier side of a big import.
+
+        Values a superuser forced past expiry are sent with ``force=true`` too, or DHIS2 would
+        refuse what the hub accepted (the target's account must be a DHIS2 superuser as well).
+        """
         if self.options.dry_run:
             return []
-        return deliveries.for_chunk(rows, targets=self.targets, strategy=strategy, settings=self.settings)
+        return deliveries.for_chunk(
+            rows, targets=self.targets, strategy=strategy, settings=self.settings, force=force
+        )
 
     def _count(self, counts: list[ImportCount]) -> None:
         for count in counts:

@@ -16,7 +16,7 @@ from hub.dhis2.config import Dhis2Target
 from hub.dhis2.datavalues.models import DataValue
 from hub.dhis2.metadata.models import MinMaxDataElement
 from hub.outbox.models import Delivery
-from tests.dhis2.datavalues.conftest import Importer
+from tests.dhis2.datavalues.conftest import DATA_GROUP, Importer
 
 SINGLE = "aggregate-dataValues-single-dataset.json"
 DE, OU, COC = "BjDrgVrkBI3", "O6uvpzGd5pu", "oPcWGgS2Liz"  # in data set VEM58nY22sO (Monthly)
@@ -275,6 +275,18 @@ def test_accepted_values_are_queued_in_chunks_to_every_target(
         sum(len(orjson.loads(d.body)["dataValues"]) for d in deliveries if d.route_name == "dhis2:a") == 231
     )
     assert first.transaction_id is not None
+
+
+@pytest.mark.parametrize(("roles", "forwarded"), [(("admin",), True), ((DATA_GROUP,), False)])
+def test_a_forced_import_is_delivered_forced(
+    run_import: Importer, loaded: Database, roles: tuple[str, ...], forwarded: bool
+) -> None:
+    """What a superuser forced past DHIS2's checks goes to DHIS2 with ``force=true`` too; for
+    anyone else ``force`` counts for nothing, here or there."""
+    run_import(payload(value()), roles=roles, targets=[target()], force="true")
+    with loaded.session() as session:
+        url = session.scalars(select(Delivery.url)).one()
+    assert ("force=true" in url) is forwarded
 
 
 def test_values_are_stored_with_provenance(run_import: Importer, loaded: Database) -> None:
