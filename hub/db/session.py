@@ -114,6 +114,23 @@ class Prepared:
             cursor.execute(self.sql, parameters)
         return cursor
 
+    def execute_many_returning(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Run once per row, each returning one value (``RETURNING x``): those values in row order.
+
+        The SQL is the same whatever the number of rows, so the driver parses it once; on
+        PostgreSQL the rows go in one pipelined round trip, on SQLite (in-process) one by one.
+        """
+        parameters = [self.parameters(r) for r in rows]
+        cursor = connection.connection.cursor()
+        with self._wrapped(parameters):
+            if self.dialect.name != "postgresql":
+                return [cursor.execute(self.sql, p).fetchone()[0] for p in parameters]
+            cursor.executemany(self.sql, parameters, returning=True)
+            found = [cursor.fetchone()[0]]
+            while cursor.nextset():
+                found.append(cursor.fetchone()[0])
+            return found
+
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row in ``connection``'s transaction, in one DBAPI ``executemany``."""
         parameters = [self.parameters(r) for r in rows]

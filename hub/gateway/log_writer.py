@@ -190,12 +190,7 @@ class LogWriter:
     def _apply(self, connection: Connection, writes: list[transactions.Opening | _Close]) -> list[Any]:
         now = utcnow()
         opens = [transactions.opening_row(w, now) for w in writes if isinstance(w, transactions.Opening)]
-        ids: list[int] = []
-        if len(opens) == 1:
-            ids = [self._open.execute(connection, opens[0]).fetchone()[0]]
-        elif opens:
-            # one multi-row INSERT (SQLAlchemy's insertmanyvalues): one round trip for the group
-            ids = list(connection.execute(transactions.OPEN, opens).scalars())
+        ids = self._open.execute_many_returning(connection, opens) if opens else []
         closes = [w for w in writes if isinstance(w, _Close)]
         if closes:
             self._close.execute_many(

@@ -60,8 +60,7 @@ class Closing:
 TRANSACTIONS = Transaction.__table__
 # Core statements over the table, not the ORM entity: the gateway's log writer runs them
 # prepared (hub.db.session.Prepared), so their rows name every column they set, and runs
-# OPEN for several rows at once as one multi-row INSERT whose ids come back in row order.
-OPEN = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id, sort_by_parameter_order=True)
+OPEN = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id)
 OPEN_COLUMNS = (*Opening.__slots__, "status", "started_at", "orchestrations", "properties", "bodies_culled")
 CLOSE = update(TRANSACTIONS).where(TRANSACTIONS.c.id == bindparam("transaction_id"))
 CLOSE_COLUMNS = (*Closing.__slots__, "finished_at", "duration_ms", "transaction_id")

@@ -49,21 +49,22 @@ def run(db: Database, scenario: Any) -> tuple[Any, int]:
 
 
 def test_concurrent_requests_commit_in_groups(db: Database) -> None:
-    async def request(writer: LogWriter, n: int) -> int:
+    async def request(writer: LogWriter, n: int) -> tuple[int, str]:
         tx_id, started = await writer.open(opening(f"req-{n}"))
         await writer.close(tx_id, CLOSING, started, [])
-        return tx_id
+        return tx_id, f"req-{n}"
 
-    async def scenario(writer: LogWriter) -> list[int]:
+    async def scenario(writer: LogWriter) -> list[tuple[int, str]]:
         return await asyncio.gather(*(request(writer, n) for n in range(40)))
 
-    ids, groups = run(db, scenario)
+    answered, groups = run(db, scenario)
 
-    assert len(set(ids)) == 40
+    assert len({tx_id for tx_id, _ in answered}) == 40
     assert groups < 40, "writes waiting together commit together"
     with db.session() as session:
         rows = session.scalars(select(Transaction).order_by(Transaction.id)).all()
     assert [r.request_id for r in rows] == [f"req-{n}" for n in range(40)]
+    assert {r.id: r.request_id for r in rows} == dict(answered), "each request gets its own row's id"
     assert all(r.status == Status.SUCCESSFUL and r.finished_at and r.duration_ms is not None for r in rows)
     assert rows[0].request_headers == {"x": "1"} and rows[0].orchestrations == [{"name": "up"}]
     assert rows[0].started_at.tzinfo is not None and rows[0].error is None
