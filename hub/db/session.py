@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
 
+SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # let the "begin" hook below issue BEGIN
@@ -114,22 +116,66 @@ class Prepared:
             cursor.execute(self.sql, parameters)
         return cursor
 
-    def execute_many_returning(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """Run once per row, each returning one value (``RETURNING x``): those values in row order.
+    def insert_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert ``rows`` (the statement is ``INSERT … RETURNING <integer key>``); their keys in row order.
 
-        The SQL is the same whatever the number of rows, so the driver parses it once; on
-        PostgreSQL the rows go in one pipelined round trip, on SQLite (in-process) one by one.
+        Made for a writer thread sharing the GIL with a busy event loop: every call into the
+        driver that waits (a SQLite engine step, a PostgreSQL round trip) hands the GIL back and
+        waits to retake it, so the fewer the better. PostgreSQL: one pipelined ``executemany``
+        (the SQL is the same for any number of rows, so it is parsed once). SQLite: one
+        multi-row ``INSERT`` (one engine step, where RETURNING would take a step per row); the
+        new rowids are consecutive, as SQLite gives each new row the largest rowid plus one,
+        and end at ``last_insert_rowid()``.
         """
         parameters = [self.parameters(r) for r in rows]
         cursor = connection.connection.cursor()
         with self._wrapped(parameters):
-            if self.dialect.name != "postgresql":
-                return [cursor.execute(self.sql, p).fetchone()[0] for p in parameters]
-            cursor.executemany(self.sql, parameters, returning=True)
-            found = [cursor.fetchone()[0]]
-            while cursor.nextset():
-                found.append(cursor.fetchone()[0])
-            return found
+            if self.dialect.name == "postgresql":
+                cursor.executemany(self.sql, parameters, returning=True)
+                found = [cursor.fetchone()[0]]
+                while cursor.nextset():
+                    found.append(cursor.fetchone()[0])
+                return found
+            ids: list[int] = []
+            for part in self._sqlite_parts(parameters):
+                cursor.execute(self._sqlite_multi_row(len(part)), [v for p in part for v in p])
+                last: int = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+                ids += range(last - len(part) + 1, last + 1)
+            return ids
+
+    def update_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the ``UPDATE … WHERE key = ?`` once per row; on SQLite as one ``UPDATE … FROM (VALUES …)``
+        (one engine step rather than one per row: see :meth:`insert_many`)."""
+        if self.dialect.name != "sqlite" or len(rows) == 1:
+            self.execute_many(connection, rows)
+            return
+        parameters = [self.parameters(r) for r in rows]
+        cursor = connection.connection.cursor()
+        with self._wrapped(parameters):
+            for part in self._sqlite_parts(parameters):
+                cursor.execute(self._sqlite_update_from(len(part)), [v for p in part for v in p])
+
+    def _sqlite_parts(self, parameters: list[Any]) -> Iterator[list[Any]]:
+        """``parameters`` in slices that keep one statement within SQLite's 32,766 bound values."""
+        per = max(1, SQLITE_MAX_VARIABLES // max(1, len(self._converters)))
+        for start in range(0, len(parameters), per):
+            yield parameters[start : start + per]
+
+    def _sqlite_multi_row(self, n: int) -> str:
+        """This ``INSERT … VALUES (?, …) RETURNING …`` as ``INSERT … VALUES (?, …), …`` for ``n`` rows."""
+        head, _, rest = self.sql.partition(" VALUES ")
+        row = rest.partition(" RETURNING ")[0]
+        return f"{head} VALUES {', '.join([row] * n)}"
+
+    def _sqlite_update_from(self, n: int) -> str:
+        """This ``UPDATE t SET a=?, … WHERE t.id = ?`` joined to ``n`` rows of values: each ``?`` in
+        turn becomes the matching column of the VALUES rows (``columnN``, SQLite's names for them)."""
+        head, _, tail = self.sql.partition(" SET ")
+        parts = tail.split("?")
+        assignments = "".join(f"{part}v.column{i + 1}" for i, part in enumerate(parts[:-1])) + parts[-1]
+        set_clause, _, where = assignments.partition(" WHERE ")
+        row = f"({', '.join('?' * len(parts[:-1]))})"
+        return f"{head} SET {set_clause} FROM (VALUES {', '.join([row] * n)}) AS v WHERE {where}"
 
     def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per row in ``connection``'s transaction, in one DBAPI ``executemany``."""

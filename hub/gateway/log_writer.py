@@ -190,10 +190,10 @@ class LogWriter:
     def _apply(self, connection: Connection, writes: list[transactions.Opening | _Close]) -> list[Any]:
         now = utcnow()
         opens = [transactions.opening_row(w, now) for w in writes if isinstance(w, transactions.Opening)]
-        ids = self._open.execute_many_returning(connection, opens) if opens else []
+        ids = self._open.insert_many(connection, opens) if opens else []
         closes = [w for w in writes if isinstance(w, _Close)]
         if closes:
-            self._close.execute_many(
+            self._close.update_many(
                 connection,
                 [transactions.closing_row(c.transaction_id, c.closing, c.started, now) for c in closes],
             )
