@@ -61,11 +61,37 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on {port} after {timeout:g}s")
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A server process a benchmark started: where it answers, and its pid (for its CPU time)."""
+
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of every PostgreSQL server process on this machine (backends, WAL writer…)."""
+    total = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(proc.name))
+        except (OSError, IndexError, ValueError):  # it ended meanwhile
+            continue
+    return total
+
+
 @contextmanager
 def serving(
     name: str, args: list[str], log_dir: Path, env: dict[str, str], *, ready_path: str | None = None
-) -> Iterator[str]:
-    """Run ``args`` plus a free port as a process logging to ``log_dir/<name>.log``; yield its URL.
+) -> Iterator[Served]:
+    """Run ``args`` plus a free port as a process logging to ``log_dir/<name>.log``; yield where it serves.
 
     Terminates it (and only it) afterwards; on an error, prints the tail of its log to stderr.
     """
@@ -75,7 +101,7 @@ def serving(
         proc = subprocess.Popen([*args, str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, proc, ready_path=ready_path)
-            yield f"http://127.0.0.1:{port}"
+            yield Served(f"http://127.0.0.1:{port}", proc.pid)
         except BaseException:
             sys.stderr.write(log_path.read_text(errors="replace")[-3000:])
             raise
@@ -122,15 +148,15 @@ def hub_serving(
     *,
     after_upgrade: Callable[[], None] | None = None,
     ready_path: str | None = None,
-) -> Iterator[str]:
-    """``hub db upgrade``, then ``after_upgrade()``, then ``hub serve`` on a free port; yield its URL."""
+) -> Iterator[Served]:
+    """``hub db upgrade``, then ``after_upgrade()``, then ``hub serve`` on a free port; yield it."""
     command = hub_command()
     subprocess.run([command, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     if after_upgrade is not None:
         after_upgrade()
     serve = [command, "serve", "--host", "127.0.0.1", "--port"]
-    with serving(name, serve, log_dir, env, ready_path=ready_path) as url:
-        yield url
+    with serving(name, serve, log_dir, env, ready_path=ready_path) as served:
+        yield served
 
 
 def basic_token(client: str = CLIENT, password: str = PASSWORD) -> str:

@@ -6,7 +6,10 @@ Starts, on free loopback ports, a fast upstream (``bench/upstream_app.py``), a p
 proxy on the hub's stack (``bench/passthrough.py``) and the real hub (``hub serve``) on a
 fresh SQLite file and on a fresh PostgreSQL database, then loads each with ``wrk`` at
 concurrency 1 and 32, one small JSON POST per request, and prints one table and the target
-checks. It also checks that the hub logged one transaction per answered request.
+checks. It also checks that the hub logged one transaction per answered request. Beside the
+latencies, each row shows the CPU time per answered request of the target's process and, for
+the hub on PostgreSQL, of the PostgreSQL server's processes (Linux ``/proc``): on a machine where
+everything shares the cores, that is what decides the throughput.
 
 Each target gets ``--duration`` seconds per concurrency, measured in ``--rounds`` slices that
 visit the targets in turn (rotating the order), so a change in the machine's load during the
@@ -30,7 +33,19 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import CLIENT, WrkResult, basic_token, hub_env, hub_serving, report, require_wrk, run_wrk, serving
+from common import (
+    CLIENT,
+    WrkResult,
+    basic_token,
+    cpu_seconds,
+    hub_env,
+    hub_serving,
+    postgres_cpu_seconds,
+    report,
+    require_wrk,
+    run_wrk,
+    serving,
+)
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from hub.transactions.models import Status, Transaction
@@ -65,13 +80,21 @@ channels:
 class Target:
     name: str
     url: str
+    pid: int
     database_url: str | None = None
     slices: dict[int, list[WrkResult]] = field(default_factory=dict)
+    # CPU time per answered request in each slice, µs: the target's process, and PostgreSQL's
+    cpu_us: dict[int, list[float]] = field(default_factory=dict)
+    db_cpu_us: dict[int, list[float]] = field(default_factory=dict)
     answered: int = 0  # warm-ups included: the hub logs those too
     cut_off: int = 0  # requests wrk may have sent but not seen answered when a run ended
 
     def median(self, concurrency: int, attribute: str) -> float:
         return statistics.median(getattr(s, attribute) for s in self.slices[concurrency])
+
+    @property
+    def on_postgresql(self) -> bool:
+        return bool(self.database_url and self.database_url.startswith("postgresql"))
 
 
 # -- processes ----------------------------------------------------------------------------------------
@@ -81,8 +104,8 @@ class Target:
 def hub(name: str, database_url: str, config: Path, work: Path) -> Iterator[Target]:
     """``hub db upgrade`` then ``hub serve`` on ``database_url``."""
     env = hub_env(database_url, config, embedded_worker=True)
-    with hub_serving(name, env, work) as url:
-        yield Target(name, url + PATH, database_url)
+    with hub_serving(name, env, work) as served:
+        yield Target(name, served.url + PATH, served.pid, database_url)
 
 
 @contextmanager
@@ -115,7 +138,13 @@ def write_script(path: Path) -> Path:
 
 
 def wrk(target: Target, script: Path, concurrency: int, seconds: int) -> WrkResult:
+    cpu, db_cpu = cpu_seconds(target.pid), postgres_cpu_seconds() if target.on_postgresql else 0.0
     result = run_wrk(target.url, script, concurrency=concurrency, seconds=seconds)
+    per_request = 1e6 / max(1, result.requests)
+    target.cpu_us.setdefault(concurrency, []).append((cpu_seconds(target.pid) - cpu) * per_request)
+    if target.on_postgresql:
+        used = postgres_cpu_seconds() - db_cpu
+        target.db_cpu_us.setdefault(concurrency, []).append(used * per_request)
     target.answered += result.requests
     # wrk stops with up to `concurrency` requests sent but unanswered; the server still handles them.
     target.cut_off += concurrency
@@ -129,7 +158,7 @@ def measure(targets: list[Target], script: Path, *, duration: int, rounds: int, 
     seconds = max(1, duration // rounds)
     for c in CONCURRENCIES:
         for target in targets:
-            target.slices[c] = []
+            target.slices[c], target.cpu_us[c], target.db_cpu_us[c] = [], [], []
         for r in range(rounds):
             for target in targets[r % len(targets) :] + targets[: r % len(targets)]:
                 target.slices[c].append(wrk(target, script, c, seconds))
@@ -174,15 +203,17 @@ def logged(target: Target) -> tuple[bool, str]:
 
 def table(targets: list[Target]) -> str:
     lines = [
-        "| target | concurrency | requests/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| target | concurrency | requests/s | p50 ms | p99 ms | errors | CPU µs/req | PostgreSQL µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in CONCURRENCIES:
         for t in targets:
             errors = sum(s.errors for s in t.slices[c])
+            cpu = statistics.median(t.cpu_us[c])
+            db_cpu = f"{statistics.median(t.db_cpu_us[c]):.0f}" if t.db_cpu_us[c] else "-"
             lines.append(
                 f"| {t.name} | {c} | {t.median(c, 'rps'):.0f} | {t.median(c, 'p50_ms'):.2f} "
-                f"| {t.median(c, 'p99_ms'):.2f} | {errors} |"
+                f"| {t.median(c, 'p99_ms'):.2f} | {errors} | {cpu:.0f} | {db_cpu} |"
             )
     return "\n".join(lines)
 
@@ -250,14 +281,15 @@ def main() -> int:
             serving("upstream", [sys.executable, "bench/upstream_app.py"], work, env)
         )
         proxy = stack.enter_context(
-            serving("passthrough", [sys.executable, "bench/passthrough.py", upstream], work, env)
+            serving("passthrough", [sys.executable, "bench/passthrough.py", upstream.url], work, env)
         )
         config = work / "hub.yaml"
-        config.write_text(HUB_CONFIG.format(client=CLIENT, upstream=upstream))
+        config.write_text(HUB_CONFIG.format(client=CLIENT, upstream=upstream.url))
         databases = [("hub-sqlite", f"sqlite:///{work / 'hub-bench.db'}")]
         if args.postgres_url:
             databases.append(("hub-postgresql", stack.enter_context(postgres_database(args.postgres_url))))
-        direct, ceiling = Target("direct", upstream + PATH), Target("passthrough", proxy + PATH)
+        direct = Target("direct", upstream.url + PATH, upstream.pid)
+        ceiling = Target("passthrough", proxy.url + PATH, proxy.pid)
         hubs = [stack.enter_context(hub(name, url, config, work)) for name, url in databases]
         targets = [direct, ceiling, *hubs]
         measure(targets, script, duration=args.duration, rounds=args.rounds, warmup=args.warmup)

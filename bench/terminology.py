@@ -127,8 +127,8 @@ def icd10_hub(work: Path) -> Iterator[str]:
             icd10.load(session)
         db.dispose()
 
-    with hub_serving("hub", env, work, after_upgrade=load_icd10, ready_path="/ready") as url:
-        yield url
+    with hub_serving("hub", env, work, after_upgrade=load_icd10, ready_path="/ready") as served:
+        yield served.url
 
 
 def wrk_lookup(url: str, codes: list[str], work: Path, duration: float) -> tuple[float, float, float, int]:
