@@ -8,7 +8,8 @@ ids, E7611 period syntax, E7614/E7616 an option of the combo the client may not 
 E7620 comment, E7621 option set, E7630/E7631 option combo required, E7632 period type of the data
 set(s), E7633-E7635 the strict options, E7636 org unit not assigned to the data set(s), E7640
 expired, E7641 after the latest open future period (E7640/E7641 waived by a superuser's ``force``).
-A zero the data element does not store is ignored.
+A zero the data element does not store is ignored. A value without ``storedBy`` is stored by the
+posting client, as DHIS2 stores it by the current user.
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ class Validator:
         if found[1] is not None:
             return summary.reject(index, *found[1])
         return (unit[0], period.iso, element.uid, target.coc, target.aoc,  # type: ignore[return-value]
-                value, comment, stored_by, followup, remove, numeric)  # fmt: skip
+                value, comment, stored_by or self.client, followup, remove, numeric)  # fmt: skip
 
     def _period_problems(
         self, period: periods.Period, element: DataElementInfo, data_set: DataSetInfo | None

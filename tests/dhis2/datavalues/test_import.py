@@ -295,6 +295,7 @@ def test_values_are_stored_with_provenance(run_import: Importer, loaded: Databas
         row = session.scalars(select(DataValue)).one()
     assert (row.client_id, row.value, row.attribute_option_combo) == ("tester", "5", "HllvX50cXC0")
     assert row.transaction_id is not None
+    assert row.stored_by == "tester", "no storedBy in the payload: stored by the posting client, as in DHIS2"
 
 
 def test_min_max_outliers_are_flagged_for_followup(run_import: Importer, loaded: Database) -> None:
