@@ -9,7 +9,8 @@ E7620 comment, E7621 option set, E7630/E7631 option combo required, E7632 period
 set(s), E7633-E7635 the strict options, E7636 org unit not assigned to the data set(s), E7640
 expired, E7641 after the latest open future period (E7640/E7641 waived by a superuser's ``force``).
 A zero the data element does not store is ignored. A value without ``storedBy`` is stored by the
-posting client, as DHIS2 stores it by the current user.
+posting client, as DHIS2 stores it by the current user; the set's ``period``, ``orgUnit`` and
+``attributeOptionCombo``, when given, override each value's, as in DHIS2.
 """
 
 from __future__ import annotations
@@ -279,7 +280,9 @@ class Validator:
     def check(self, index: int, raw: RawValue) -> Row | None:
         """The row to store, or None when the value is rejected (conflict recorded) or ignored."""
         de_id, pe_id, ou_id, coc_id, aoc_id, value, comment, stored_by, followup, deleted, ds_id = raw
-        summary = self.summary
+        summary, ctx = self.summary, self.context
+        if ctx.attribute_option_combo is not None:
+            aoc_id = None  # the set's period, org unit and attribute option combo win over the value's
         key = (de_id, coc_id, aoc_id, ds_id)
         target = self._targets.get(key)
         if target is None:
@@ -287,11 +290,11 @@ class Validator:
         element = target.element
         if element is None:
             return summary.conflict(index, Code.E7610, de_id or "")
-        pe_id = pe_id or self.context.period
+        pe_id = ctx.period or pe_id
         period = periods.parse(pe_id) if pe_id else None
         if period is None:
             return summary.conflict(index, Code.E7611, pe_id or "")
-        unit = self.resolver.org_unit(ou_id) if ou_id else self.context.org_unit
+        unit = ctx.org_unit or (self.resolver.org_unit(ou_id) if ou_id else None)
         if unit is None:
             return summary.conflict(index, Code.E7612, ou_id or "")
         if target.combo_problem is not None:
@@ -335,7 +338,8 @@ class Validator:
         if found[1] is not None:
             return summary.reject(index, *found[1])
         return (unit[0], period.iso, element.uid, target.coc, target.aoc,  # type: ignore[return-value]
-                value, comment, stored_by or self.client, followup, remove, numeric)  # fmt: skip
+                value, comment, stored_by if stored_by and stored_by.strip() else self.client,
+                followup, remove, numeric)  # fmt: skip
 
     def _period_problems(
         self, period: periods.Period, element: DataElementInfo, data_set: DataSetInfo | None

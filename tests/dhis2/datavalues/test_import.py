@@ -185,6 +185,19 @@ def test_set_level_fields_fill_the_values(run_import: Importer, loaded: Database
     assert summary.count.imported == 1 and summary.data_set_complete == "2019-12-01"
 
 
+def test_the_sets_period_org_unit_and_attribute_option_combo_win_over_the_values(
+    run_import: Importer, loaded: Database
+) -> None:
+    """DHIS2 takes the dataValueSet's own period, orgUnit and attributeOptionCombo when it has
+    them, whatever each value says: here the values' own would all be refused."""
+    own = value(period="bogus", orgUnit="NoSuchUnit1", attributeOptionCombo="NoSuchAoc01")
+    summary = run_import(payload(own, period="201911", orgUnit=OU, attributeOptionCombo="HllvX50cXC0"))
+    assert summary.count.imported == 1, summary.conflicts
+    with loaded.session() as session:
+        row = session.scalars(select(DataValue)).one()
+    assert (row.period, row.org_unit, row.attribute_option_combo) == ("201911", OU, "HllvX50cXC0")
+
+
 def test_identical_conflicts_are_grouped_with_all_their_indexes(run_import: Importer) -> None:
     values = [value(categoryOptionCombo=c, orgUnit="UnknownOU01") for c in (COC, "rtfSaMjPyq6")]
     (conflict,) = run_import(payload(*values)).summary_body(41)["conflicts"]
