@@ -1,8 +1,9 @@
 """The ceiling for the hub's stack: a pass-through proxy with no auth, no logging and no database.
 
 ``python bench/passthrough.py UPSTREAM_URL PORT`` serves it on 127.0.0.1 with the same uvicorn
-arguments as ``hub serve``, the hub's own upstream client (``hub.gateway.forward.Upstream``) and
-the hub's header rules, so the only difference from the hub is what the hub does on top of forwarding.
+arguments and garbage-collector settings as ``hub serve``, the hub's own upstream client
+(``hub.gateway.forward.Upstream``) and the hub's header rules, so the only difference from the
+hub is what the hub does on top of forwarding.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.responses import Response
 
 from hub.gateway.forward import NOT_FORWARDED, Upstream
 from hub.gateway.router import METHODS
+from hub.runtime import settle_heap
 
 
 def create_app(upstream: str) -> FastAPI:
@@ -42,8 +44,10 @@ def create_app(upstream: str) -> FastAPI:
 
 
 if __name__ == "__main__":
+    proxy = create_app(sys.argv[1].rstrip("/"))
+    settle_heap()  # as `hub serve` does
     uvicorn.run(
-        create_app(sys.argv[1].rstrip("/")),
+        proxy,
         host="127.0.0.1",
         port=int(sys.argv[2]),
         log_config=None,

@@ -65,6 +65,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from hub.api.app import NotMigrated, create_app
+    from hub.runtime import settle_heap
     from hub.tls import MutualTLSProtocol
 
     settings = get_settings()
@@ -78,8 +79,10 @@ def serve(host: str | None, port: int | None) -> None:
                 "http": MutualTLSProtocol,
             }
     try:
+        app = create_app(settings)
+        settle_heap()
         uvicorn.run(
-            create_app(settings),
+            app,
             host=host or settings.host,
             port=port or settings.port,
             log_config=None,
