@@ -60,3 +60,18 @@ def test_transactions_left_processing_by_a_crash_are_recovered(db, database_url)
         row = session.scalars(select(Transaction).where(Transaction.id == stuck)).one()
     assert row.status == "Failed" and "stopped" in row.error["message"]
     assert row.request_body == '{"a":1}', "the request survives for a rerun"
+
+
+def test_settle_heap_takes_the_start_up_heap_out_of_the_collectors_way() -> None:
+    import gc
+
+    from hub.runtime import GC_YOUNG_THRESHOLD, settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 10_000, "the modules and models loaded so far are frozen"
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
