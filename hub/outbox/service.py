@@ -25,13 +25,16 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.channels.models import Channel
+from hub.channels.schemas import BodyPolicy
 from hub.db.base import utcnow
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
+from hub.gateway.body_policy import stored_body
 from hub.metrics import GaugeReader
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions import service as transactions
-from hub.transactions.models import Status
+from hub.transactions.models import Status, Transaction
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EXCERPT_BYTES = 2048
@@ -65,6 +68,7 @@ class Attempt:
     body: bytes = b""
     retry_after: str | None = None
     error: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,28 @@ def excerpt(body: bytes | None, limit: int = EXCERPT_BYTES) -> str:
     return (body or b"")[:limit].decode("utf-8", "replace")
 
 
+def kept_response(session: Session, delivery: Delivery, attempt: Attempt) -> str | None:
+    """What of an attempt's answer body may be kept (on the delivery and its transaction): the body
+    policy of the channel the delivery came through applies as it does to the gateway's own log
+    (fields redacted, nothing when the channel stores no responses), then cut to an excerpt."""
+    if attempt.status is None:
+        return None
+    stored = (
+        session.scalar(
+            select(Channel.body_policy)
+            .join(Transaction, Transaction.channel_pk == Channel.id)
+            .where(Transaction.id == delivery.transaction_id)
+        )
+        if delivery.transaction_id is not None
+        else None
+    )
+    if stored is None:  # not through a channel (e.g. the DHIS2 API's own deliveries)
+        return excerpt(attempt.body)
+    policy = BodyPolicy.model_validate(stored)
+    text, _ = stored_body(attempt.body, attempt.content_type, policy, store=policy.store_response)
+    return None if text is None else text[:EXCERPT_BYTES]
+
+
 # -- the worker's side: claim, renew, release, settle ----------------------------------------------------
 
 
@@ -240,12 +266,13 @@ def settle(
     now = utcnow()
     attempts = delivery.attempts + 1
     status = verdict(attempt, attempts=attempts, max_attempts=delivery.max_attempts)
+    kept = kept_response(session, delivery, attempt)
     values: dict[str, Any] = {
         "status": status,
         "attempts": attempts,
         "last_status": attempt.status,
         "last_error": _error_text(attempt, status),
-        "last_response": excerpt(attempt.body) if attempt.status is not None else None,
+        "last_response": kept,
         "lease_until": None,  # claimed_by stays: it tells which worker made the last attempt
         "updated_at": now,
     }
@@ -263,7 +290,7 @@ def settle(
     if result.rowcount != 1:
         return None
     if status is not DeliveryStatus.PENDING and delivery.transaction_id is not None:
-        _record_outcome(session, delivery.transaction_id, delivery, status, attempt, attempts)
+        _record_outcome(session, delivery.transaction_id, delivery, status, attempt, attempts, kept)
     return status
 
 
@@ -275,8 +302,8 @@ def _error_text(attempt: Attempt, status: DeliveryStatus) -> str | None:
     return f"upstream answered HTTP {attempt.status}"
 
 
-def orchestration(delivery: Delivery, attempt: Attempt, attempts: int) -> dict[str, Any]:
-    """The OpenHIM orchestration for a delivery's final attempt."""
+def orchestration(delivery: Delivery, attempt: Attempt, attempts: int, kept: str | None) -> dict[str, Any]:
+    """The OpenHIM orchestration for a delivery's final attempt; ``kept``: its answer, as it may be kept."""
     doc: dict[str, Any] = {
         "name": delivery.route_name,
         "request": {"method": delivery.method, "url": delivery.url, "timestamp": attempt.started.isoformat()},
@@ -286,7 +313,7 @@ def orchestration(delivery: Delivery, attempt: Attempt, attempts: int) -> dict[s
     if attempt.status is not None:
         doc["response"] = {
             "status": attempt.status,
-            "body": excerpt(attempt.body),
+            "body": kept,
             "timestamp": (attempt.started + timedelta(milliseconds=attempt.elapsed_ms)).isoformat(),
         }
     if attempt.error is not None:
@@ -302,16 +329,22 @@ def _transaction_status(status: DeliveryStatus, http_status: int | None) -> Stat
 
 
 def _record_outcome(
-    session: Session, tx_id: int, delivery: Delivery, status: DeliveryStatus, attempt: Attempt, attempts: int
+    session: Session,
+    tx_id: int,
+    delivery: Delivery,
+    status: DeliveryStatus,
+    attempt: Attempt,
+    attempts: int,
+    kept: str | None,
 ) -> None:
-    doc = orchestration(delivery, attempt, attempts)
+    doc = orchestration(delivery, attempt, attempts, kept)
     if not delivery.primary:
         transactions.append_orchestration(session, tx_id, doc)
         if status is not DeliveryStatus.DELIVERED:
             transactions.mark_secondary_failure(session, tx_id)
         return
     tx_status = _transaction_status(status, attempt.status)
-    response = None if attempt.status is None else {"status": attempt.status, "body": excerpt(attempt.body)}
+    response = None if attempt.status is None else {"status": attempt.status, "body": kept}
     # append_orchestration locks the transaction row, so this check sees any secondary that gave up
     # while the primary was queued (mark_secondary_failure leaves Pending Async alone).
     transactions.append_orchestration(session, tx_id, doc, status=tx_status, response=response)

@@ -71,6 +71,7 @@ def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
         status=response.status_code,
         body=response.content,
         retry_after=response.headers.get("retry-after"),
+        content_type=response.headers.get("content-type"),
     )
 
 

@@ -74,6 +74,30 @@ def test_queued_primary_goes_from_pending_async_to_successful(
     assert "authorization" not in sent[0]["headers"]
 
 
+@pytest.mark.parametrize("store_response", [True, False])
+def test_a_queued_answer_is_kept_under_the_channels_body_policy(
+    make_hub: Callable[..., Any], db: Database, worker: Worker, upstream: str, store_response: bool
+) -> None:
+    """The upstream's answer to a queued route is logged as the gateway logs answers: redacted
+    fields masked, nothing at all when the channel stores no responses."""
+    policy = {"redact_fields": ["nationalId"], "store_response": store_response}
+    routes = [route("registry", upstream, "/mirror", primary=True, queued=True)]
+    channels = [channel("p", r"/p", upstream, routes=routes, body_policy=policy)]
+    doc = {"clients": [PARTNER], "channels": channels}
+    with make_hub(doc).client("partner-1", PASSWORD) as c:
+        r = c.post("/p", json={"nationalId": "1990123456789", "visits": 2})
+    tx = settle_all(db, worker, int(r.headers["x-hub-transaction-id"]))
+    with db.session() as session:
+        kept = session.scalars(select(Delivery.last_response)).one()
+    assert tx.status == Status.SUCCESSFUL
+    answers = [kept, tx.response_body, tx.orchestrations[0]["response"]["body"]]
+    assert "1990123456789" not in repr(answers), "a patient identifier reached the log unredacted"
+    if store_response:
+        assert all('"nationalId":"***"' in a and '"visits":2' in a for a in answers)
+    else:
+        assert answers == [None, None, None]
+
+
 @pytest.mark.parametrize(
     ("path", "max_attempts", "expected_status", "expected_http"),
     [("/status/409", 3, Status.COMPLETED, 409), ("/status/503", 2, Status.FAILED, 503)],

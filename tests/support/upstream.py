@@ -6,6 +6,7 @@ Behaviour by path:
   /flaky/<n>/<key>         503 for the first n calls with this key, then 200
   /openhim/<status>        an application/json+openhim mediator response with that transaction status
   /cookie                  200 with a Set-Cookie header
+  /mirror                  200 with the request's own body and content type
   /_requests               GET: every request recorded so far (JSON); DELETE: forget them
   anything else            200 echo of method, path, query, headers and body
 """
@@ -74,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
                 FLAKY[parts[2]] += 1
                 calls = FLAKY[parts[2]]
             self._reply(503 if calls <= int(parts[1]) else 200, json.dumps({"call": calls}).encode())
+        elif parts[0] == "mirror":
+            self._reply(200, body, self.headers.get("Content-Type") or "application/octet-stream")
         elif parts[0] == "cookie":
             self._reply(200, b"{}", cookie="session=s3cr3t; Path=/")
         elif parts[0] == "openhim" and len(parts) > 1:
