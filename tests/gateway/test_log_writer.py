@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hub.db.base import utcnow
 from hub.db.session import Database
 from hub.gateway.log_writer import LogWriter
 from hub.outbox.models import Delivery
@@ -17,6 +18,7 @@ from hub.transactions import service as transactions
 from hub.transactions.models import Status, Transaction
 
 MISSING_CHANNEL = 987_654
+MISSING_TRANSACTION = 987_655
 
 
 def opening(request_id: str, channel_pk: int | None = None) -> transactions.Opening:
@@ -101,3 +103,31 @@ def test_close_commits_its_deliveries(db: Database, deliveries: int) -> None:
         queued = session.scalars(select(Delivery).where(Delivery.transaction_id == tx_id)).all()
         assert session.get(Transaction, tx_id).status == Status.SUCCESSFUL
     assert [d.route_name for d in queued] == ["second"] * deliveries
+
+
+def test_a_refused_close_fails_only_its_own_request(db: Database) -> None:
+    """A close whose delivery names no transaction breaks a foreign key: the database refuses it
+    (on PostgreSQL, reported with the group's pipeline, at its COMMIT), and the writes grouped
+    with it are committed all the same."""
+    spec = DeliverySpec("second", "POST", "http://127.0.0.1:9/x", {}, b"{}", 5.0, 3)
+
+    async def scenario(writer: LogWriter) -> list[Any]:
+        started = utcnow()
+        writes = [
+            writer.open(opening("ok-1")),
+            writer.close(MISSING_TRANSACTION, CLOSING, started, [spec]),
+            writer.open(opening("ok-2")),
+        ]
+        return await asyncio.gather(*writes, return_exceptions=True)
+
+    (first, bad, last), groups = run(db, scenario)
+
+    assert isinstance(bad, IntegrityError), bad
+    assert isinstance(first, tuple) and isinstance(last, tuple)
+    assert groups > 1, "the group was retried write by write"
+    with db.session() as session:
+        assert session.scalars(select(Transaction.request_id).order_by(Transaction.id)).all() == [
+            "ok-1",
+            "ok-2",
+        ]
+        assert session.scalars(select(Delivery)).all() == []
