@@ -108,14 +108,6 @@ class Prepared:
         converted = [(n, values[n] if f is None else f(values[n])) for n, f in self._converters]
         return [v for _, v in converted] if self.dialect.positional else dict(converted)
 
-    def execute(self, connection: Connection, values: Mapping[str, Any]) -> Any:
-        """Run once in ``connection``'s transaction; returns the DBAPI cursor (for RETURNING)."""
-        cursor = connection.connection.cursor()
-        parameters = self.parameters(values)
-        with self._wrapped(parameters):
-            cursor.execute(self.sql, parameters)
-        return cursor
-
     def insert_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Insert ``rows`` (the statement is ``INSERT … RETURNING <integer key>``); their keys in row order.
 
