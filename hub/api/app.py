@@ -95,6 +95,7 @@ def prepare(runtime: Runtime) -> None:
             "recovered transactions left in Processing by a previous crash", extra={"count": recovered}
         )
     runtime.reload_channels(force=True)
+    runtime.log_writer.start()
 
 
 async def _refresh_channels(runtime: Runtime) -> None:

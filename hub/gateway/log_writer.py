@@ -1,90 +1,155 @@
-"""The transaction log's writer: one thread that commits the gateway's opens and closes in groups.
+"""The transaction log writer as the gateway sees it: ``open`` and ``close`` await their commit.
 
-A request hands its write to the thread and awaits the commit, so it still calls upstream
-only after its Processing row is committed, and a close still commits together with its
-outbox deliveries. The thread takes every write that is waiting and commits them in one DB
-transaction: under load one commit (one WAL flush on PostgreSQL, one write lock on SQLite)
-serves many requests, requests never queue for SQLite's write lock, and logging takes no
-worker from the shared thread pool.
+The commits happen in a writer process (``hub.gateway.log_process``), so the event loop's
+process only pickles each turn's writes into one frame and reads the answers back: a request
+still calls upstream only after its Processing row is committed, and a close still commits
+together with its outbox deliveries.
 
-request ─open─▶ queue ─▶ writer: INSERT … (group) ─ COMMIT ─▶ request calls upstream
-request ─close─▶ queue ─▶ writer: UPDATE … (group) + deliveries ─ COMMIT ─▶ request answers
+request ─open─▶ turn's frame ─socket─▶ writer process: INSERT (group) ─ COMMIT ─▶ answer ─▶ upstream
+request ─close─▶ turn's frame ─socket─▶ writer process: UPDATE + deliveries ─ COMMIT ─▶ answer
 
-A statement that fails makes each write of its group retry alone, so a bad write fails only
-its own request.
+The process is started with the hub (``start()``, or on the first write) from a fork server
+that has already imported it. Should it die, the writes it had not answered fail with
+:class:`LogUnavailable` (their requests get a 503, and nothing was forwarded for an open that
+failed) and the next write starts a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
+import multiprocessing
+import socket
 import threading
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from itertools import count
+from multiprocessing.process import BaseProcess
+from typing import Any, cast
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
-from hub.db.base import utcnow
-from hub.db.session import Database, Prepared
-from hub.outbox.service import DeliverySpec, enqueue
+from hub.db.session import Database
+from hub.errors import HubError
+from hub.gateway import log_process
+from hub.gateway.log_process import Close, Frames, Write, frame
+from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
 
-MAX_GROUP = 500
+STOP_WAIT_S = 10.0
 
 
-@dataclass(slots=True)
-class _Close:
-    transaction_id: int
-    closing: transactions.Closing
-    started: datetime
-    deliveries: list[DeliverySpec]
+class LogUnavailable(HubError):
+    status = 503
+    title = "Transaction log unavailable"
 
 
-@dataclass(slots=True)
-class _Write:
-    what: transactions.Opening | _Close
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
+def _context() -> multiprocessing.context.BaseContext:
+    """A fork server that imported the writer process's code once: starting a writer then takes
+    a fork, not a fresh interpreter (and the hub's own threads and connections are not copied)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([log_process.__name__])
+    return context
 
 
-Outcome = tuple[asyncio.Future[Any], Any, Exception | None]
+class _Link(asyncio.Protocol):
+    """One event loop's connection to the writer process."""
 
+    def __init__(self, loop: asyncio.AbstractEventLoop, writer: LogWriter) -> None:
+        self.loop = loop
+        self.writer = writer
+        self.connected: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.outgoing: list[tuple[int, Write]] = []
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.frames = Frames()
+        self.lost = False
 
-def _resolve(outcomes: list[Outcome]) -> None:
-    for future, result, error in outcomes:
-        if future.done():  # the request was cancelled; its write is committed all the same
-            continue
-        if error is None:
-            future.set_result(result)
+    def send(self, sequence: int, write: Write, future: asyncio.Future[Any]) -> None:
+        """Queue ``write``; everything queued in one turn of the loop goes out as one frame."""
+        self.waiting[sequence] = future
+        if not self.outgoing:
+            self.loop.call_soon(self.flush)
+        self.outgoing.append((sequence, write))
+
+    def flush(self) -> None:
+        if self.transport is None or not self.outgoing:  # connection_made flushes
+            return
+        batch, self.outgoing = self.outgoing, []
+        self.transport.write(frame(batch))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.connected.set_result(None)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self.waiting
+        for answers, commits in self.frames.feed(data):
+            self.writer.commits = commits
+            for sequence, result, error in answers:
+                future = waiting.pop(sequence)
+                if future.done():  # the request was cancelled; its write is committed all the same
+                    continue
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+
+    def failed(self, connecting: asyncio.Task[Any]) -> None:
+        """The connection could not be made: fail the writes queued for it."""
+        if not connecting.cancelled() and connecting.exception() is not None:
+            self.connection_lost(connecting.exception())
+
+    def close(self) -> None:
+        """Close the connection, from any thread: the process sees its end once the frames sent
+        so far are read."""
+        assert self.transport is not None
+        try:
+            here = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            here = False
+        if here:
+            self.transport.close()
         else:
-            future.set_exception(error)
+            self.loop.call_soon_threadsafe(self.transport.close)
 
-
-def _discard(connection: Connection | None) -> None:
-    """Drop a connection after an error: the raw cursor's errors bypass SQLAlchemy's disconnect
-    handling, so a broken connection would otherwise go back to the pool."""
-    if connection is not None:
-        with contextlib.suppress(Exception):
-            connection.invalidate()
-        connection.close()
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.connected.done():
+            self.connected.set_exception(LogUnavailable("could not connect to the log writer process"))
+        error = LogUnavailable("the transaction log writer stopped before confirming this write")
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        self.waiting.clear()
 
 
 class LogWriter:
-    """Used from one event loop; started on the first write. ``stop()``, at shutdown after the last
-    request, commits what is queued and ends the thread."""
+    """Used from one event loop at a time (a new loop gets a new writer process). ``stop()``, at
+    shutdown after the last request, lets the process commit what it was sent and end."""
 
-    def __init__(self, db: Database, *, max_group: int = MAX_GROUP) -> None:
-        self.db = db
+    def __init__(self, db: Database, *, max_group: int = log_process.MAX_GROUP) -> None:
+        self.url = db.url
         self.max_group = max_group
-        self._open = Prepared(transactions.OPEN, db.engine, transactions.OPEN_COLUMNS)
-        self._close = Prepared(transactions.CLOSE, db.engine, transactions.CLOSE_COLUMNS)
-        self._handover: list[_Write] = []
-        self._queue: queue.SimpleQueue[list[_Write] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self.commits = 0  # DB transactions the writer process has begun, retries included
+        self._sequence = count()
         self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._socket: socket.socket | None = None  # ours, until a link's transport takes it
+        self._link: _Link | None = None
+
+    def start(self) -> None:
+        """Start the writer process (blocking; idempotent)."""
+        with self._lock:
+            if self._process is not None and self._process.is_alive():
+                return
+            ours, theirs = socket.socketpair()
+            process = _context().Process(
+                target=log_process.serve,
+                args=(self.url, theirs, self.max_group),
+                name="hub-log-writer",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()  # the process holds the only other end: either side's exit shows up as EOF
+            self._process, self._socket = process, ours
 
     async def open(self, opening: transactions.Opening) -> tuple[int, datetime]:
         """Commit the Processing row; its id and start time."""
@@ -99,121 +164,50 @@ class LogWriter:
         deliveries: list[DeliverySpec],
     ) -> None:
         """Commit the outcome and the outbox deliveries in one DB transaction."""
-        await self._submit(_Close(transaction_id, closing, started, deliveries))
+        await self._submit(Close(transaction_id, closing, started, deliveries))
 
     def stop(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
+        """Close the connection and wait for the process to commit what it was sent and end.
 
-    async def _submit(self, what: transactions.Opening | _Close) -> Any:
+        When the link's event loop has already closed, nobody can be waiting for a write any
+        more: the process is terminated instead.
+        """
+        with self._lock:
+            link, self._link = self._link, None
+            process, self._process = self._process, None
+            sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close()
+        graceful = link is None or (link.transport is not None and not link.loop.is_closed())
+        if link is not None and graceful:
+            link.close()
+        if process is None:
+            return
+        if not graceful:
+            process.terminate()
+        process.join(STOP_WAIT_S)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+    async def _submit(self, write: Write) -> Any:
         loop = asyncio.get_running_loop()
+        link = self._link
+        if link is None or link.lost or link.loop is not loop:
+            link = self._connect(loop)
         future = loop.create_future()
-        # Everything submitted in one turn of the event loop goes to the thread as one batch:
-        # under load that forms groups and saves a thread wake-up per write; alone it costs nothing.
-        if not self._handover:
-            loop.call_soon(self._hand_over)
-        self._handover.append(_Write(what, future, loop))
+        link.send(next(self._sequence), write, future)
         return await future
 
-    def _hand_over(self) -> None:
-        batch, self._handover = self._handover, []
-        if self._thread is None:
-            self._start()
-        self._queue.put(batch)
-
-    def _start(self) -> None:
+    def _connect(self, loop: asyncio.AbstractEventLoop) -> _Link:
+        """A link for ``loop`` to a running writer process (a new one if the last link was lost or
+        belonged to another loop)."""
+        if self._link is not None:
+            self.stop()
+        self.start()
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="hub-log-writer", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        # One connection for the thread's life: no pool checkout, pre-ping or reset per group.
-        connection: Connection | None = None
-        try:
-            while True:
-                group = self._queue.get()
-                if group is None:
-                    return
-                stopping = False
-                while len(group) < self.max_group:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stopping = True
-                        break
-                    group += more
-                connection = self._commit(connection, group)
-                if stopping:
-                    return
-        finally:
-            if connection is not None:
-                connection.close()
-
-    def _commit(self, connection: Connection | None, group: list[_Write]) -> Connection | None:
-        """Commit ``group`` in one DB transaction; the connection to use next (None after an error).
-
-        A statement that fails rolls the group back and each write is retried alone. A failed
-        COMMIT is not retried, as it may have committed: every write of the group fails.
-        """
-        try:
-            connection = connection or self.db.engine.connect()
-            transaction = connection.begin()
-            try:
-                results = self._apply(connection, [w.what for w in group])
-            except Exception:
-                transaction.rollback()
-                raise
-        except Exception as exc:
-            _discard(connection)
-            if len(group) == 1:
-                self._settle([(group[0], None, exc)])
-                return None
-            connection = None
-            for write in group:
-                connection = self._commit(connection, [write])
-            return connection
-        try:
-            transaction.commit()
-        except Exception as exc:
-            _discard(connection)
-            self._settle([(w, None, exc) for w in group])
-            return None
-        self._settle([(w, r, None) for w, r in zip(group, results, strict=True)])
-        return connection
-
-    def _apply(self, connection: Connection, writes: list[transactions.Opening | _Close]) -> list[Any]:
-        now = utcnow()
-        opens = [transactions.opening_row(w, now) for w in writes if isinstance(w, transactions.Opening)]
-        ids = self._open.insert_many(connection, opens) if opens else []
-        closes = [w for w in writes if isinstance(w, _Close)]
-        if closes:
-            self._close.update_many(
-                connection,
-                [transactions.closing_row(c.transaction_id, c.closing, c.started, now) for c in closes],
-            )
-            queued = [c for c in closes if c.deliveries]
-            if queued:
-                # A session joined to the connection's transaction: the group's commit covers it.
-                with Session(bind=connection) as session:
-                    for c in queued:
-                        enqueue(session, transaction_id=c.transaction_id, deliveries=c.deliveries)
-        opened = iter(ids)
-        return [(next(opened), now) if isinstance(w, transactions.Opening) else None for w in writes]
-
-    @staticmethod
-    def _settle(done: list[tuple[_Write, Any, Exception | None]]) -> None:
-        """Wake the waiting requests: one call into each event loop for the whole group."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-        for write, result, error in done:
-            by_loop.setdefault(write.loop, []).append((write.future, result, error))
-        for loop, outcomes in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_resolve, outcomes)
-            except RuntimeError:  # the loop has closed: nobody is waiting any more
-                continue
+            sock, self._socket = self._socket, None
+            assert sock is not None
+            link = self._link = _Link(loop, self)
+        loop.create_task(loop.create_unix_connection(lambda: link, sock=sock)).add_done_callback(link.failed)
+        return link

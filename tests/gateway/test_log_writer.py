@@ -33,19 +33,11 @@ CLOSING = transactions.Closing(
 
 
 def run(db: Database, scenario: Any) -> tuple[Any, int]:
-    """Run ``scenario(writer)`` on an event loop; its result and how many groups were committed."""
+    """Run ``scenario(writer)`` on an event loop; its result and how many DB transactions the
+    writer process began."""
     writer = LogWriter(db)
-    groups = 0
-    commit = writer._commit
-
-    def counting(connection: Any, group: list[Any]) -> Any:
-        nonlocal groups
-        groups += 1
-        return commit(connection, group)
-
-    writer._commit = counting  # type: ignore[method-assign]
     try:
-        return asyncio.run(scenario(writer)), groups
+        return asyncio.run(scenario(writer)), writer.commits
     finally:
         writer.stop()
 

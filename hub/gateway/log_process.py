@@ -1,0 +1,211 @@
+"""The transaction log's writer process: it commits the gateway's opens and closes in groups.
+
+The hub's process hands each turn of its event loop's writes to this process over a socket
+(``hub.gateway.log_writer``). Here they are read, every write that is waiting is committed in
+one DB transaction, and the results go back, one frame per group. Under load one commit (one
+WAL flush on PostgreSQL, one write lock on SQLite) serves many requests, and the Python work of
+writing (rows, type conversions, the driver) runs on another core than the event loop's and
+never takes its GIL.
+
+    socket ─frames─▶ group of writes ─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT
+                                                                         results ─frames─▶ socket
+
+A statement that fails makes each write of its group retry alone, so a bad write fails only
+its own request. The process ends when the hub closes its end of the socket (or dies).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import signal
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from hub.db.base import utcnow
+from hub.db.session import Database, Prepared
+from hub.outbox.service import DeliverySpec, enqueue
+from hub.transactions import service as transactions
+
+MAX_GROUP = 500
+READ_BYTES = 1 << 20
+_LENGTH = struct.Struct("!I")
+
+
+@dataclass(slots=True)
+class Close:
+    """A request's outcome: written with its outbox deliveries in one DB transaction."""
+
+    transaction_id: int
+    closing: transactions.Closing
+    started: datetime
+    deliveries: list[DeliverySpec]
+
+
+Write = transactions.Opening | Close
+# what a write gave: (an open's (id, start time) or None for a close, None) or (None, the error)
+Outcome = tuple[Any, Exception | None]
+
+
+# -- frames: a length, then a pickle --------------------------------------------------------------------
+
+
+def frame(message: Any) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(body)) + body
+
+
+class Frames:
+    """Reassembles the messages of a byte stream cut anywhere."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[Any]:
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while len(buffer) - start >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            end = start + _LENGTH.size + size
+            if len(buffer) < end:
+                break
+            yield pickle.loads(memoryview(buffer)[start + _LENGTH.size : end])
+            start = end
+        del buffer[:start]
+
+
+def portable(error: Exception) -> Exception:
+    """``error`` made fit to cross to the hub's process: without the statement's parameters (the
+    rows' values, bodies and patient data among them, which the hub must not log), or else a
+    RuntimeError that says what it was."""
+    if isinstance(error, StatementError):
+        error.params, error.hide_parameters = None, True
+    try:
+        pickle.dumps(error)
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+# -- committing -----------------------------------------------------------------------------------------
+
+
+def _discard(connection: Connection | None) -> None:
+    """Drop a connection after an error: the raw cursor's errors bypass SQLAlchemy's disconnect
+    handling, so a broken connection would otherwise be used again."""
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+        connection.close()
+
+
+class GroupCommitter:
+    """Commits groups of writes on one connection, kept from group to group (no pool checkout,
+    pre-ping or reset per group)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._open = Prepared(transactions.OPEN, db.engine, transactions.OPEN_COLUMNS)
+        self._close = Prepared(transactions.CLOSE, db.engine, transactions.CLOSE_COLUMNS)
+        self._connection: Connection | None = None
+        self.commits = 0  # DB transactions begun, retries included
+
+    def commit(self, group: list[Write]) -> list[Outcome]:
+        """Commit ``group`` in one DB transaction; each write's outcome, in order.
+
+        A statement that fails rolls the group back and each write is retried alone. A failed
+        COMMIT is not retried, as it may have committed: every write of the group fails.
+        """
+        self.commits += 1
+        try:
+            connection = self._connection = self._connection or self.db.engine.connect()
+            transaction = connection.begin()
+            try:
+                results = self._apply(connection, group)
+            except Exception:
+                transaction.rollback()
+                raise
+        except Exception as exc:
+            self._drop()
+            if len(group) == 1:
+                return [(None, exc)]
+            return [outcome for write in group for outcome in self.commit([write])]
+        try:
+            transaction.commit()
+        except Exception as exc:
+            self._drop()
+            return [(None, exc)] * len(group)
+        return [(r, None) for r in results]
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _drop(self) -> None:
+        _discard(self._connection)
+        self._connection = None
+
+    def _apply(self, connection: Connection, writes: list[Write]) -> list[Any]:
+        now = utcnow()
+        opens = [transactions.opening_row(w, now) for w in writes if isinstance(w, transactions.Opening)]
+        ids = self._open.insert_many(connection, opens) if opens else []
+        closes = [w for w in writes if isinstance(w, Close)]
+        if closes:
+            self._close.update_many(
+                connection,
+                [transactions.closing_row(c.transaction_id, c.closing, c.started, now) for c in closes],
+            )
+            queued = [c for c in closes if c.deliveries]
+            if queued:
+                # A session joined to the connection's transaction: the group's commit covers it.
+                with Session(bind=connection) as session:
+                    for c in queued:
+                        enqueue(session, transaction_id=c.transaction_id, deliveries=c.deliveries)
+        opened = iter(ids)
+        return [(next(opened), now) if isinstance(w, transactions.Opening) else None for w in writes]
+
+
+# -- the process ----------------------------------------------------------------------------------------
+
+
+def serve(url: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
+    """The writer process's loop: read every write waiting, commit them in groups of at most
+    ``max_group``, answer with ``([(sequence number, outcome), …], commits so far)`` per group."""
+    # Ctrl-C reaches the whole process group; the hub stops first, then closes the socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    db = Database(url)
+    committer = GroupCommitter(db)
+    frames = Frames()
+    try:
+        while True:
+            data = channel.recv(READ_BYTES)
+            if not data:
+                return
+            waiting: list[tuple[int, Write]] = [w for batch in frames.feed(data) for w in batch]
+            with contextlib.suppress(BlockingIOError):
+                while len(waiting) < max_group and (more := channel.recv(READ_BYTES, socket.MSG_DONTWAIT)):
+                    waiting += [w for batch in frames.feed(more) for w in batch]
+            for start in range(0, len(waiting), max_group):
+                group = waiting[start : start + max_group]
+                outcomes = committer.commit([w for _, w in group])
+                answers = [
+                    (seq, result, None if error is None else portable(error))
+                    for (seq, _), (result, error) in zip(group, outcomes, strict=True)
+                ]
+                channel.sendall(frame((answers, committer.commits)))
+    except (BrokenPipeError, ConnectionResetError):  # the hub has gone: nobody waits for answers
+        return
+    finally:
+        committer.close()
+        db.dispose()
+        channel.close()
