@@ -1,14 +1,13 @@
 """The transaction log's writer process: it commits the gateway's opens and closes in groups.
 
-The hub's process hands each turn of its event loop's writes to this process over a socket
-(``hub.gateway.log_writer``). Here they are read, every write that is waiting is committed in
-one DB transaction, and the results go back, one frame per group. Under load one commit (one
-WAL flush on PostgreSQL, one write lock on SQLite) serves many requests, and the Python work of
-writing (rows, type conversions, the driver) runs on another core than the event loop's and
-never takes its GIL.
+The hub's process sends its writes over a socket (``hub.gateway.log_writer``), one frame at a
+time: the next frame holds every write its event loop made while this process committed the
+last one. Each frame is committed as one DB transaction and answered with the results. Under
+load one commit (one WAL flush on PostgreSQL, one write lock on SQLite) serves many requests,
+and the Python work of writing (rows, type conversions, the driver) runs on another core than
+the event loop's and never takes its GIL.
 
-    socket ─frames─▶ group of writes ─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT
-                                                                         results ─frames─▶ socket
+    socket ─frame─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT ─answer─▶ socket
 
 A statement that fails makes each write of its group retry alone, so a bad write fails only
 its own request. The process ends when the hub closes its end of the socket (or dies).
@@ -24,6 +23,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -34,8 +34,10 @@ from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
 from hub.outbox.service import DeliverySpec, enqueue
 from hub.transactions import service as transactions
+from hub.transactions.models import Status
 
 MAX_GROUP = 500
+POSTGRES_COMMITTERS = 2
 READ_BYTES = 1 << 20
 _LENGTH = struct.Struct("!I")
 
@@ -55,7 +57,28 @@ Write = transactions.Opening | Close
 Outcome = tuple[Any, Exception | None]
 
 
-# -- frames: a length, then a pickle --------------------------------------------------------------------
+# -- frames: a length, then a pickle of plain tuples ----------------------------------------------------
+# Only the hub and its own writer process hold the two ends of the socket (a socketpair), so
+# unpickling what arrives is safe. Writes travel as tuples of their fields: pickling a slotted
+# dataclass or an enum runs Python code, and this runs in the event loop for every request.
+
+_opening_fields = attrgetter(*transactions.Opening.__slots__)
+_closing_fields = attrgetter(*transactions.Closing.__slots__[1:])
+
+
+def encode(write: Write) -> tuple[Any, ...]:
+    if isinstance(write, transactions.Opening):
+        return _opening_fields(write)
+    closing = write.closing
+    status = closing.status.value
+    return (write.transaction_id, write.started, status, _closing_fields(closing), write.deliveries)
+
+
+def decode(fields: tuple[Any, ...]) -> Write:
+    if len(fields) == len(transactions.Opening.__slots__):  # a close has 5
+        return transactions.Opening(*fields)
+    transaction_id, started, status, rest, deliveries = fields
+    return Close(transaction_id, transactions.Closing(Status(status), *rest), started, deliveries)
 
 
 def frame(message: Any) -> bytes:
@@ -78,7 +101,8 @@ class Frames:
             end = start + _LENGTH.size + size
             if len(buffer) < end:
                 break
-            yield pickle.loads(memoryview(buffer)[start + _LENGTH.size : end])
+            body = buffer[start + _LENGTH.size : end]
+            yield pickle.loads(body)  # noqa: S301 (see above: only the hub's own processes write here)
             start = end
         del buffer[:start]
 
@@ -178,33 +202,37 @@ class GroupCommitter:
 # -- the process ----------------------------------------------------------------------------------------
 
 
+def _commit_frame(committer: GroupCommitter, frame: list[tuple[int, Any]], most: int) -> Any:
+    """Commit a frame's writes, in groups of at most ``most``; the answer to send back:
+    ``([(sequence number, result, error), …], DB transactions begun)``."""
+    before = committer.commits
+    answers = []
+    for start in range(0, len(frame), most):
+        group = frame[start : start + most]
+        outcomes = committer.commit([decode(w) for _, w in group])
+        answers += [
+            (seq, result, None if error is None else portable(error))
+            for (seq, _), (result, error) in zip(group, outcomes, strict=True)
+        ]
+    return answers, committer.commits - before
+
+
 def serve(url: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
-    """The writer process's loop: read every write waiting, commit them in groups of at most
-    ``max_group``, answer with ``([(sequence number, outcome), …], commits so far)`` per group."""
+    """The writer process: commit each frame as it comes and answer it.
+
+    The hub sends the next frame only once this one is answered, so a frame is one group: the
+    writes its event loop gathered while this process was busy with the last one."""
     # Ctrl-C reaches the whole process group; the hub stops first, then closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     db = Database(url)
     committer = GroupCommitter(db)
     frames = Frames()
     try:
-        while True:
-            data = channel.recv(READ_BYTES)
-            if not data:
-                return
-            waiting: list[tuple[int, Write]] = [w for batch in frames.feed(data) for w in batch]
-            with contextlib.suppress(BlockingIOError):
-                while len(waiting) < max_group and (more := channel.recv(READ_BYTES, socket.MSG_DONTWAIT)):
-                    waiting += [w for batch in frames.feed(more) for w in batch]
-            for start in range(0, len(waiting), max_group):
-                group = waiting[start : start + max_group]
-                outcomes = committer.commit([w for _, w in group])
-                answers = [
-                    (seq, result, None if error is None else portable(error))
-                    for (seq, _), (result, error) in zip(group, outcomes, strict=True)
-                ]
-                channel.sendall(frame((answers, committer.commits)))
-    except (BrokenPipeError, ConnectionResetError):  # the hub has gone: nobody waits for answers
-        return
+        while data := channel.recv(READ_BYTES):
+            for writes in frames.feed(data):
+                channel.sendall(frame(_commit_frame(committer, writes, max_group)))
+    except OSError:  # the hub has gone: nobody waits for answers
+        pass
     finally:
         committer.close()
         db.dispose()

@@ -28,7 +28,7 @@ from typing import Any, cast
 from hub.db.session import Database
 from hub.errors import HubError
 from hub.gateway import log_process
-from hub.gateway.log_process import Close, Frames, Write, frame
+from hub.gateway.log_process import Close, Frames, Write, encode, frame
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
 
@@ -56,22 +56,27 @@ class _Link(asyncio.Protocol):
         self.writer = writer
         self.connected: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.Transport | None = None
-        self.outgoing: list[tuple[int, Write]] = []
+        self.outgoing: list[tuple[int, tuple[Any, ...]]] = []
         self.waiting: dict[int, asyncio.Future[Any]] = {}
         self.frames = Frames()
         self.lost = False
+        self.in_flight = False  # a frame sent and not answered yet
 
     def send(self, sequence: int, write: Write, future: asyncio.Future[Any]) -> None:
-        """Queue ``write``; everything queued in one turn of the loop goes out as one frame."""
+        """Queue ``write`` for the next frame: see :meth:`flush`."""
         self.waiting[sequence] = future
         if not self.outgoing:
             self.loop.call_soon(self.flush)
-        self.outgoing.append((sequence, write))
+        self.outgoing.append((sequence, encode(write)))
 
     def flush(self) -> None:
-        if self.transport is None or not self.outgoing:  # connection_made flushes
-            return
+        """Send what is queued as one frame, unless the writer process has not answered the last
+        one yet: then the writes queue up until it does, and go together. So a frame is a group,
+        and the process is woken once per group, not once per write."""
+        if self.transport is None or not self.outgoing or self.in_flight:
+            return  # connection_made or data_received flushes
         batch, self.outgoing = self.outgoing, []
+        self.in_flight = True
         self.transport.write(frame(batch))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -82,7 +87,8 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         waiting = self.waiting
         for answers, commits in self.frames.feed(data):
-            self.writer.commits = commits
+            self.in_flight = False
+            self.writer.commits += commits
             for sequence, result, error in answers:
                 future = waiting.pop(sequence)
                 if future.done():  # the request was cancelled; its write is committed all the same
@@ -91,6 +97,7 @@ class _Link(asyncio.Protocol):
                     future.set_result(result)
                 else:
                     future.set_exception(error)
+        self.flush()
 
     def failed(self, connecting: asyncio.Task[Any]) -> None:
         """The connection could not be made: fail the writes queued for it."""

@@ -41,7 +41,6 @@ class GatewayResponse:
     transaction_status: Status
 
 
-
 def check_size(body_size: int, policy: BodyPolicy, hub_max: int) -> None:
     cap = min(policy.max_request_bytes or hub_max, hub_max)
     if body_size > cap:
