@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -23,9 +24,14 @@ ALWAYS_REDACTED = frozenset(
 MASK = "***"
 
 
+@lru_cache(maxsize=256)
+def _hidden(configured: tuple[str, ...]) -> frozenset[str]:
+    return ALWAYS_REDACTED | {h.lower() for h in configured}
+
+
 def stored_headers(headers: Any, policy: BodyPolicy) -> dict[str, str]:
     """Headers as stored: lower-case names, secrets and configured headers masked."""
-    hidden = ALWAYS_REDACTED | {h.lower() for h in policy.redact_headers}
+    hidden = _hidden(tuple(policy.redact_headers)) if policy.redact_headers else ALWAYS_REDACTED
     return {k.lower(): (MASK if k.lower() in hidden else v) for k, v in headers.items()}
 
 

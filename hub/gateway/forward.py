@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -122,6 +123,11 @@ def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if k.lower() not in RESPONSE_DROPPED}
 
 
+@lru_cache(maxsize=64)
+def _timeout(total_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total_s)  # immutable: one per distinct timeout
+
+
 class Upstream:
     """The gateway's HTTP client: a pool of keep-alive connections per event loop, opened on first use.
 
@@ -157,7 +163,7 @@ class Upstream:
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                timeout=_timeout(timeout_s),
             ) as response:
                 content = await response.read()
         except TimeoutError as exc:

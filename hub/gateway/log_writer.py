@@ -28,7 +28,7 @@ from typing import Any, cast
 from hub.db.session import Database
 from hub.errors import HubError
 from hub.gateway import log_process
-from hub.gateway.log_process import Close, Frames, Write, encode, frame
+from hub.gateway.log_process import Close, Frames, Write, encode, frame, from_micros
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
 
@@ -160,8 +160,8 @@ class LogWriter:
 
     async def open(self, opening: transactions.Opening) -> tuple[int, datetime]:
         """Commit the Processing row; its id and start time."""
-        result: tuple[int, datetime] = await self._submit(opening)
-        return result
+        transaction_id, started = await self._submit(opening)
+        return transaction_id, from_micros(started)
 
     async def close(
         self,
