@@ -48,5 +48,7 @@ def pending_message(engine: Engine) -> str | None:
     current, heads = current_revisions(engine), head_revisions()
     if current == heads:
         return None
-    return (f"database schema is at revision {_show(current)} but the hub needs {_show(heads)}: "
-            "run `hub db upgrade`")
+    return (
+        f"database schema is at revision {_show(current)} but the hub needs {_show(heads)}: "
+        "run `hub db upgrade`"
+    )

@@ -82,103 +82,102 @@ class Database:
         self.engine.dispose()
 
 
+PLACEHOLDERS = {"qmark": "?", "format": "%s"}
+# bound values per statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (default since 3.32), and the
+# 16-bit parameter count of PostgreSQL's protocol
+MAX_VARIABLES = {"sqlite": SQLITE_MAX_VARIABLES, "postgresql": 65_535}
+
+
 class Prepared:
     """A Core statement compiled once for ``engine`` and run on the DBAPI cursor, for the hottest writes.
 
     It skips SQLAlchemy's per-execution work (cache key, execution context, result wrapping)
     but keeps its SQL, its type conversions (JSON, UTC datetimes, booleans) and its exception
     classes, so rows read back and errors surface exactly as through SQLAlchemy. Every bound
-    parameter must be given: column defaults are not applied.
+    parameter must be given: column defaults are not applied. The engine's parameter style
+    must be positional (SQLite's ``qmark``; ``paramstyle="format"`` for psycopg).
+
+    Many rows go as one statement (one engine step on SQLite, one execution on PostgreSQL,
+    rather than one per row): an ``INSERT`` with a ``VALUES`` row each, an ``UPDATE … FROM
+    (VALUES …)``.
     """
 
     def __init__(self, statement: Executable, engine: Engine, keys: Sequence[str]) -> None:
         self.dialect = dialect = engine.dialect
+        if dialect.paramstyle not in PLACEHOLDERS:
+            raise ValueError(f"Prepared needs a positional parameter style, not {dialect.paramstyle}")
+        self.placeholder = PLACEHOLDERS[dialect.paramstyle]
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        names = list(compiled.positiontup or compiled.binds)
+        names = list(compiled.positiontup or ())
         missing = set(names) - set(keys)
         if missing:
             raise ValueError(f"no value given for {sorted(missing)} in: {compiled.string}")
         self.sql = compiled.string
-        self._converters: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+        self._converters: list[Callable[[Any], Any] | None] = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
+        self._names = names
+        most = MAX_VARIABLES.get(dialect.name, SQLITE_MAX_VARIABLES)
+        self._per_statement = max(1, most // max(1, len(names)))
 
-    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        """``values`` by name, converted as SQLAlchemy would, in the driver's parameter style."""
-        converted = [(n, values[n] if f is None else f(values[n])) for n, f in self._converters]
-        return [v for _, v in converted] if self.dialect.positional else dict(converted)
+    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
+        """``values`` by name, converted as SQLAlchemy would, in the statement's order."""
+        pairs = zip(self._names, self._converters, strict=True)
+        return [values[n] if f is None else f(values[n]) for n, f in pairs]
 
     def insert_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert ``rows`` (the statement is ``INSERT … RETURNING <integer key>``); their keys in row order.
+        """Insert ``rows`` (the statement is ``INSERT … VALUES … RETURNING <integer key>``); their
+        keys in row order.
 
-        Made for a writer thread sharing the GIL with a busy event loop: every call into the
-        driver that waits (a SQLite engine step, a PostgreSQL round trip) hands the GIL back and
-        waits to retake it, so the fewer the better. PostgreSQL: one pipelined ``executemany``
-        (the SQL is the same for any number of rows, so it is parsed once). SQLite: one
-        multi-row ``INSERT`` (one engine step, where RETURNING would take a step per row); the
-        new rowids are consecutive, as SQLite gives each new row the largest rowid plus one,
-        and end at ``last_insert_rowid()``.
+        The new keys are consecutive on SQLite (each new row gets the largest rowid plus one) and
+        end at ``last_insert_rowid()``; on PostgreSQL the sequence is drawn row by row in
+        ``VALUES`` order, so the i-th smallest key returned is the i-th row's.
         """
-        parameters = [self.parameters(r) for r in rows]
+        head, _, rest = self.sql.partition(" VALUES ")
+        row, _, returning = rest.partition(" RETURNING ")
         cursor = connection.connection.cursor()
-        with self._wrapped(parameters):
-            if self.dialect.name == "postgresql":
-                cursor.executemany(self.sql, parameters, returning=True)
-                found = [cursor.fetchone()[0]]
-                while cursor.nextset():
-                    found.append(cursor.fetchone()[0])
-                return found
-            ids: list[int] = []
-            for part in self._sqlite_parts(parameters):
-                cursor.execute(self._sqlite_multi_row(len(part)), [v for p in part for v in p])
-                last: int = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-                ids += range(last - len(part) + 1, last + 1)
-            return ids
+        ids: list[int] = []
+        for part in self._parts(rows):
+            sql = f"{head} VALUES {', '.join([row] * len(part))}"
+            with self._wrapped(sql, part):
+                if self.dialect.name == "sqlite":
+                    cursor.execute(sql, [v for p in part for v in p])
+                    last: int = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+                    ids += range(last - len(part) + 1, last + 1)
+                else:
+                    cursor.execute(f"{sql} RETURNING {returning}", [v for p in part for v in p])
+                    ids += sorted(r[0] for r in cursor.fetchall())
+        return ids
 
     def update_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the ``UPDATE … WHERE key = ?`` once per row; on SQLite as one ``UPDATE … FROM (VALUES …)``
-        (one engine step rather than one per row: see :meth:`insert_many`)."""
-        if self.dialect.name != "sqlite" or len(rows) == 1:
-            self.execute_many(connection, rows)
-            return
-        parameters = [self.parameters(r) for r in rows]
+        """Run the ``UPDATE … SET a = ?, … WHERE key = ?`` for every row, as ``UPDATE … FROM (VALUES …)``."""
         cursor = connection.connection.cursor()
-        with self._wrapped(parameters):
-            for part in self._sqlite_parts(parameters):
-                cursor.execute(self._sqlite_update_from(len(part)), [v for p in part for v in p])
+        for part in self._parts(rows):
+            sql = self._update_from(len(part))
+            with self._wrapped(sql, part):
+                cursor.execute(sql, [v for p in part for v in p])
 
-    def _sqlite_parts(self, parameters: list[Any]) -> Iterator[list[Any]]:
-        """``parameters`` in slices that keep one statement within SQLite's 32,766 bound values."""
-        per = max(1, SQLITE_MAX_VARIABLES // max(1, len(self._converters)))
-        for start in range(0, len(parameters), per):
-            yield parameters[start : start + per]
+    def _parts(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[list[Any]]]:
+        """The rows' parameters, in slices that keep a statement within the driver's bound values."""
+        parameters = [self.parameters(r) for r in rows]
+        for start in range(0, len(parameters), self._per_statement):
+            yield parameters[start : start + self._per_statement]
 
-    def _sqlite_multi_row(self, n: int) -> str:
-        """This ``INSERT … VALUES (?, …) RETURNING …`` as ``INSERT … VALUES (?, …), …`` for ``n`` rows."""
-        head, _, rest = self.sql.partition(" VALUES ")
-        row = rest.partition(" RETURNING ")[0]
-        return f"{head} VALUES {', '.join([row] * n)}"
-
-    def _sqlite_update_from(self, n: int) -> str:
-        """This ``UPDATE t SET a=?, … WHERE t.id = ?`` joined to ``n`` rows of values: each ``?`` in
-        turn becomes the matching column of the VALUES rows (``columnN``, SQLite's names for them)."""
+    def _update_from(self, n: int) -> str:
+        """This ``UPDATE t SET a=?, … WHERE t.id = ?`` joined to ``n`` rows of values: each
+        placeholder in turn becomes the matching column of the VALUES rows (``columnN``, the name
+        both databases give them), keeping any cast written after it (PostgreSQL's ``::JSONB``)."""
         head, _, tail = self.sql.partition(" SET ")
-        parts = tail.split("?")
+        parts = tail.split(self.placeholder)
         assignments = "".join(f"{part}v.column{i + 1}" for i, part in enumerate(parts[:-1])) + parts[-1]
         set_clause, _, where = assignments.partition(" WHERE ")
-        row = f"({', '.join('?' * len(parts[:-1]))})"
+        row = f"({', '.join([self.placeholder] * (len(parts) - 1))})"
         return f"{head} SET {set_clause} FROM (VALUES {', '.join([row] * n)}) AS v WHERE {where}"
 
-    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row in ``connection``'s transaction, in one DBAPI ``executemany``."""
-        parameters = [self.parameters(r) for r in rows]
-        with self._wrapped(parameters):
-            connection.connection.cursor().executemany(self.sql, parameters)
-
     @contextmanager
-    def _wrapped(self, parameters: Any) -> Iterator[None]:
+    def _wrapped(self, sql: str, parameters: Any) -> Iterator[None]:
         dbapi_error = self.dialect.loaded_dbapi.Error
         try:
             yield
         except dbapi_error as exc:
-            raise DBAPIError.instance(self.sql, parameters, exc, dbapi_error, dialect=self.dialect) from exc
+            raise DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=self.dialect) from exc

@@ -1,13 +1,13 @@
 """The transaction log's writer process: it commits the gateway's opens and closes in groups.
 
-The hub's process sends its writes over a socket (``hub.gateway.log_writer``), one frame at a
-time: the next frame holds every write its event loop made while this process committed the
-last one. Each frame is committed as one DB transaction and answered with the results. Under
+The hub's process sends its writes over a socket (``hub.gateway.log_writer``), a frame per turn
+of its event loop. Here every frame that arrived while the last group was committing makes
+the next group, committed as one DB transaction and answered with the results. Under
 load one commit (one WAL flush on PostgreSQL, one write lock on SQLite) serves many requests,
 and the Python work of writing (rows, type conversions, the driver) runs on another core than
 the event loop's and never takes its GIL.
 
-    socket ─frame─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT ─answer─▶ socket
+    socket ─frames─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT ─answer─▶ socket
 
 A statement that fails makes each write of its group retry alone, so a bad write fails only
 its own request. The process ends when the hub closes its end of the socket (or dies).
@@ -217,13 +217,13 @@ class GroupCommitter:
 # -- the process ----------------------------------------------------------------------------------------
 
 
-def _commit_frame(committer: GroupCommitter, frame: list[tuple[int, Any]], most: int) -> Any:
-    """Commit a frame's writes, in groups of at most ``most``; the answer to send back:
+def _commit_frames(committer: GroupCommitter, writes: list[tuple[int, Any]], most: int) -> Any:
+    """Commit writes, in groups of at most ``most``; the answer to send back:
     ``([(sequence number, result, error), …], DB transactions begun)``."""
     before = committer.commits
     answers = []
-    for start in range(0, len(frame), most):
-        group = frame[start : start + most]
+    for start in range(0, len(writes), most):
+        group = writes[start : start + most]
         outcomes = committer.commit([decode(w) for _, w in group])
         answers += [
             (seq, result, None if error is None else portable(error))
@@ -233,19 +233,18 @@ def _commit_frame(committer: GroupCommitter, frame: list[tuple[int, Any]], most:
 
 
 def serve(url: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
-    """The writer process: commit each frame as it comes and answer it.
-
-    The hub sends the next frame only once this one is answered, so a frame is one group: the
-    writes its event loop gathered while this process was busy with the last one."""
+    """The writer process: commit the writes of every frame waiting as one group, and answer."""
     # Ctrl-C reaches the whole process group; the hub stops first, then closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    db = Database(url)
+    # positional parameters, which the multi-row statements of Prepared are built with
+    db = Database(url, **({} if url.startswith("sqlite") else {"paramstyle": "format"}))
     committer = GroupCommitter(db)
     frames = Frames()
     try:
         while data := channel.recv(READ_BYTES):
-            for writes in frames.feed(data):
-                channel.sendall(frame(_commit_frame(committer, writes, max_group)))
+            merged = [write for writes in frames.feed(data) for write in writes]
+            if merged:  # else the frame is not whole yet
+                channel.sendall(frame(_commit_frames(committer, merged, max_group)))
     except OSError:  # the hub has gone: nobody waits for answers
         pass
     finally:

@@ -60,7 +60,6 @@ class _Link(asyncio.Protocol):
         self.waiting: dict[int, asyncio.Future[Any]] = {}
         self.frames = Frames()
         self.lost = False
-        self.in_flight = False  # a frame sent and not answered yet
 
     def send(self, sequence: int, write: Write, future: asyncio.Future[Any]) -> None:
         """Queue ``write`` for the next frame: see :meth:`flush`."""
@@ -70,13 +69,10 @@ class _Link(asyncio.Protocol):
         self.outgoing.append((sequence, encode(write)))
 
     def flush(self) -> None:
-        """Send what is queued as one frame, unless the writer process has not answered the last
-        one yet: then the writes queue up until it does, and go together. So a frame is a group,
-        and the process is woken once per group, not once per write."""
-        if self.transport is None or not self.outgoing or self.in_flight:
-            return  # connection_made or data_received flushes
+        """Send what this turn of the loop queued as one frame."""
+        if self.transport is None or not self.outgoing:  # connection_made flushes
+            return
         batch, self.outgoing = self.outgoing, []
-        self.in_flight = True
         self.transport.write(frame(batch))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,7 +83,6 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         waiting = self.waiting
         for answers, commits in self.frames.feed(data):
-            self.in_flight = False
             self.writer.commits += commits
             for sequence, result, error in answers:
                 future = waiting.pop(sequence)
@@ -97,7 +92,6 @@ class _Link(asyncio.Protocol):
                     future.set_result(result)
                 else:
                     future.set_exception(error)
-        self.flush()
 
     def failed(self, connecting: asyncio.Task[Any]) -> None:
         """The connection could not be made: fail the writes queued for it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.base import utcnow
-from hub.db.session import Database
+from hub.db.session import Database, Prepared
 from hub.gateway.log_writer import LogWriter
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
@@ -123,3 +124,29 @@ def test_a_refused_close_fails_only_its_own_request(db: Database) -> None:
             "ok-2",
         ]
         assert session.scalars(select(Delivery)).all() == []
+
+
+def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) -> None:
+    """Rows go as multi-row statements, sliced to stay within the driver's bound values; each row
+    gets its own key back, and each update lands on its own row."""
+    positional = db if db.dialect == "sqlite" else Database(db.url, paramstyle="format")  # as the writer's
+    engine = positional.engine
+    opens = Prepared(transactions.OPEN, engine, transactions.OPEN_COLUMNS)
+    closes = Prepared(transactions.CLOSE, engine, transactions.CLOSE_COLUMNS)
+    opens._per_statement = closes._per_statement = 3  # 7 rows: statements of 3, 3 and 1
+    now = utcnow()
+    with engine.begin() as connection:
+        rows = [transactions.opening_row(opening(f"r{n}"), now) for n in range(7)]
+        ids = opens.insert_many(connection, rows)
+        closing = [
+            transactions.closing_row(tx_id, replace(CLOSING, response_status=200 + n), now, now)
+            for n, tx_id in enumerate(ids)
+        ]
+        closes.update_many(connection, closing)
+    if positional is not db:
+        positional.dispose()
+    with db.session() as session:
+        stored = {r.id: r for r in session.scalars(select(Transaction))}
+    assert [stored[i].request_id for i in ids] == [f"r{n}" for n in range(7)]
+    assert [stored[i].response_status for i in ids] == [200 + n for n in range(7)]
+    assert all(stored[i].status == Status.SUCCESSFUL for i in ids)
