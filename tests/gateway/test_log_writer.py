@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
-from hub.gateway.log_writer import LogWriter
+from hub.gateway.log_writer import LogUnavailable, LogWriter
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
@@ -150,3 +150,25 @@ def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) 
     assert [stored[i].request_id for i in ids] == [f"r{n}" for n in range(7)]
     assert [stored[i].response_status for i in ids] == [200 + n for n in range(7)]
     assert all(stored[i].status == Status.SUCCESSFUL for i in ids)
+
+
+def test_a_dead_writer_process_fails_its_waiting_writes_and_is_replaced(db: Database) -> None:
+    async def scenario(writer: LogWriter) -> tuple[Any, Any, Any]:
+        before = await writer.open(opening("before"))
+        process = writer._process
+        assert process is not None
+        process.kill()  # as a crash would
+        process.join()
+        lost = await asyncio.gather(writer.open(opening("lost")), return_exceptions=True)
+        after = await writer.open(opening("after"))
+        return before, lost[0], after
+
+    (before, lost, after), _ = run(db, scenario)
+
+    assert isinstance(lost, LogUnavailable) and lost.status == 503
+    assert after[0] > before[0], "the next write started a new writer process"
+    with db.session() as session:
+        assert session.scalars(select(Transaction.request_id).order_by(Transaction.id)).all() == [
+            "before",
+            "after",
+        ]
