@@ -83,6 +83,7 @@ class Database:
 
 
 PLACEHOLDERS = {"qmark": "?", "format": "%s"}
+CACHED_ROWS = 64  # Prepared keeps the SQL it built for up to this many rows
 # bound values per statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (default since 3.32), and the
 # 16-bit parameter count of PostgreSQL's protocol
 MAX_VARIABLES = {"sqlite": SQLITE_MAX_VARIABLES, "postgresql": 65_535}
@@ -117,6 +118,7 @@ class Prepared:
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
         self._names = names
+        self._built: dict[tuple[str, int], str] = {}
         most = MAX_VARIABLES.get(dialect.name, SQLITE_MAX_VARIABLES)
         self._per_statement = max(1, most // max(1, len(names)))
 
@@ -133,35 +135,62 @@ class Prepared:
         end at ``last_insert_rowid()``; on PostgreSQL the sequence is drawn row by row in
         ``VALUES`` order, so the i-th smallest key returned is the i-th row's.
         """
-        head, _, rest = self.sql.partition(" VALUES ")
-        row, _, returning = rest.partition(" RETURNING ")
-        cursor = connection.connection.cursor()
+        cursor = self._cursor(connection)
         ids: list[int] = []
         for part in self._parts(rows):
-            sql = f"{head} VALUES {', '.join([row] * len(part))}"
+            sql = self._statement("insert", len(part))
             with self._wrapped(sql, part):
+                cursor.execute(sql, [v for p in part for v in p])
                 if self.dialect.name == "sqlite":
-                    cursor.execute(sql, [v for p in part for v in p])
                     last: int = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
                     ids += range(last - len(part) + 1, last + 1)
                 else:
-                    cursor.execute(f"{sql} RETURNING {returning}", [v for p in part for v in p])
                     ids += sorted(r[0] for r in cursor.fetchall())
         return ids
 
     def update_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the ``UPDATE … SET a = ?, … WHERE key = ?`` for every row, as ``UPDATE … FROM (VALUES …)``."""
-        cursor = connection.connection.cursor()
+        cursor = self._cursor(connection)
         for part in self._parts(rows):
-            sql = self._update_from(len(part))
+            sql = self._statement("update", len(part))
             with self._wrapped(sql, part):
                 cursor.execute(sql, [v for p in part for v in p])
+
+    def _cursor(self, connection: Connection) -> Any:
+        """The DBAPI cursor; on PostgreSQL psycopg's ``RawCursor``, which takes ``$n`` placeholders
+        as they are, where its default cursor parses every statement for ``%s`` (~1 ms for a
+        group's statement, past the size its cache of parsed statements takes)."""
+        dbapi_connection = connection.connection.dbapi_connection
+        if self.dialect.name == "postgresql":
+            return self.dialect.loaded_dbapi.RawCursor(dbapi_connection)
+        return dbapi_connection.cursor()
 
     def _parts(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[list[Any]]]:
         """The rows' parameters, in slices that keep a statement within the driver's bound values."""
         parameters = [self.parameters(r) for r in rows]
         for start in range(0, len(parameters), self._per_statement):
             yield parameters[start : start + self._per_statement]
+
+    def _statement(self, kind: str, n: int) -> str:
+        """The SQL for ``n`` rows, as the cursor of :meth:`_cursor` takes it; built once per size
+        for the sizes groups usually have."""
+        sql = self._built.get((kind, n))
+        if sql is None:
+            sql = self._multi_row(n) if kind == "insert" else self._update_from(n)
+            if self.dialect.name == "postgresql":
+                pieces = sql.split(self.placeholder)
+                sql = "".join(f"{piece}${i + 1}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]
+            if n <= CACHED_ROWS:
+                self._built[(kind, n)] = sql
+        return sql
+
+    def _multi_row(self, n: int) -> str:
+        """This ``INSERT … VALUES (?, …) RETURNING …`` for ``n`` rows; SQLite's without RETURNING
+        (one engine step, where RETURNING would take one per row: see :meth:`insert_many`)."""
+        head, _, rest = self.sql.partition(" VALUES ")
+        row, _, returning = rest.partition(" RETURNING ")
+        sql = f"{head} VALUES {', '.join([row] * n)}"
+        return sql if self.dialect.name == "sqlite" else f"{sql} RETURNING {returning}"
 
     def _update_from(self, n: int) -> str:
         """This ``UPDATE t SET a=?, … WHERE t.id = ?`` joined to ``n`` rows of values: each
