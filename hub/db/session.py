@@ -118,7 +118,7 @@ class Prepared:
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
         self._names = names
-        self._built: dict[tuple[str, int], str] = {}
+        self._built: dict[tuple[Any, ...], str] = {}
         most = MAX_VARIABLES.get(dialect.name, SQLITE_MAX_VARIABLES)
         self._per_statement = max(1, most // max(1, len(names)))
 
@@ -156,6 +156,36 @@ class Prepared:
             with self._wrapped(sql, part):
                 cursor.execute(sql, [v for p in part for v in p])
 
+    def insert_after_update(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        update: Prepared,
+        update_rows: Sequence[Mapping[str, Any]],
+    ) -> list[int] | None:
+        """PostgreSQL: :meth:`insert_many` of ``rows`` and ``update``'s :meth:`update_many` of
+        ``update_rows`` as one ``WITH updated AS (UPDATE …) INSERT … RETURNING`` (or either
+        alone); the new keys in row order. One statement is atomic, so in autocommit it needs no
+        transaction: one round trip in all. None, having done nothing, when the rows would pass
+        the protocol's bound values: then use the two methods in a transaction."""
+        bound = len(self._names) * len(rows) + len(update._names) * len(update_rows)
+        if bound > MAX_VARIABLES["postgresql"]:
+            return None
+        key = ("both", len(rows), len(update_rows))
+        sql = self._built.get(key)
+        if sql is None:
+            parts = [update._update_from(len(update_rows))] if update_rows else []
+            parts += [self._multi_row(len(rows))] if rows else []
+            sql = _numbered(f"WITH updated AS ({parts[0]}) {parts[1]}" if len(parts) == 2 else parts[0])
+            if len(rows) + len(update_rows) <= CACHED_ROWS:
+                self._built[key] = sql
+        parameters = [v for r in update_rows for v in update.parameters(r)]
+        parameters += [v for r in rows for v in self.parameters(r)]
+        cursor = self._cursor(connection)
+        with self._wrapped(sql, parameters):
+            cursor.execute(sql, parameters)
+            return sorted(r[0] for r in cursor.fetchall()) if rows else []
+
     def _cursor(self, connection: Connection) -> Any:
         """The DBAPI cursor; on PostgreSQL psycopg's ``RawCursor``, which takes ``$n`` placeholders
         as they are, where its default cursor parses every statement for ``%s`` (~1 ms for a
@@ -178,8 +208,7 @@ class Prepared:
         if sql is None:
             sql = self._multi_row(n) if kind == "insert" else self._update_from(n)
             if self.dialect.name == "postgresql":
-                pieces = sql.split(self.placeholder)
-                sql = "".join(f"{piece}${i + 1}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]
+                sql = _numbered(sql)
             if n <= CACHED_ROWS:
                 self._built[(kind, n)] = sql
         return sql
@@ -210,3 +239,15 @@ class Prepared:
             yield
         except dbapi_error as exc:
             raise DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=self.dialect) from exc
+
+
+def _numbered(sql: str, placeholder: str) -> str:
+    """``sql`` with PostgreSQL's ``$1``, ``$2``… in place of each ``placeholder``."""
+    pieces = sql.split(placeholder)
+    return "".join(f"{piece}${i + 1}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]
+
+
+def _numbered(sql: str) -> str:
+    """psycopg's ``%s`` placeholders in ``sql`` as PostgreSQL's own ``$1``, ``$2``…"""
+    pieces = sql.split(PLACEHOLDERS["format"])
+    return "".join(f"{piece}${i + 1}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]

@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -164,6 +164,10 @@ class GroupCommitter:
         COMMIT is not retried, as it may have committed: every write of the group fails.
         """
         self.commits += 1
+        if self.db.dialect == "postgresql" and not any(isinstance(w, Close) and w.deliveries for w in group):
+            outcomes = self._commit_one_statement(group)
+            if outcomes is not None:
+                return outcomes
         try:
             connection = self._connection = self._connection or self.db.engine.connect()
             transaction = connection.begin()
@@ -184,6 +188,29 @@ class GroupCommitter:
             return [(None, exc)] * len(group)
         return [(r, None) for r in results]
 
+    def _commit_one_statement(self, group: list[Write]) -> list[Outcome] | None:
+        """PostgreSQL, no deliveries: the group as one autocommitted statement (one round trip
+        instead of three); None when it is too big for one. A statement refused is not committed,
+        so each write is retried alone; a lost connection leaves the outcome unknown, so then
+        every write of the group fails (retrying could log a request twice)."""
+        try:
+            connection = self._connection = self._connection or self.db.engine.connect()
+            now = utcnow()
+            opens = [transactions.opening_row(w, now) for w in group if isinstance(w, transactions.Opening)]
+            closes = [_closing_row(w, now) for w in group if isinstance(w, Close)]
+            raw = connection.connection.dbapi_connection
+            raw.autocommit = True
+            try:
+                ids = self._open.insert_after_update(connection, opens, self._close, closes)
+            finally:
+                raw.autocommit = False
+        except Exception as exc:
+            self._drop()
+            if isinstance(exc, OperationalError) or len(group) == 1:
+                return [(None, exc)] * len(group)
+            return [outcome for write in group for outcome in self.commit([write])]
+        return None if ids is None else [(r, None) for r in _results(group, ids, now)]
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -199,19 +226,25 @@ class GroupCommitter:
         ids = self._open.insert_many(connection, opens) if opens else []
         closes = [w for w in writes if isinstance(w, Close)]
         if closes:
-            self._close.update_many(
-                connection,
-                [transactions.closing_row(c.transaction_id, c.closing, c.started, now) for c in closes],
-            )
+            self._close.update_many(connection, [_closing_row(c, now) for c in closes])
             queued = [c for c in closes if c.deliveries]
             if queued:
                 # A session joined to the connection's transaction: the group's commit covers it.
                 with Session(bind=connection) as session:
                     for c in queued:
                         enqueue(session, transaction_id=c.transaction_id, deliveries=c.deliveries)
-        opened = iter(ids)
-        started = micros(now)
-        return [(next(opened), started) if isinstance(w, transactions.Opening) else None for w in writes]
+        return _results(writes, ids, now)
+
+
+def _closing_row(close: Close, now: datetime) -> dict[str, Any]:
+    return transactions.closing_row(close.transaction_id, close.closing, close.started, now)
+
+
+def _results(writes: list[Write], ids: list[int], now: datetime) -> list[Any]:
+    """Each write's result: an open's (id, start time in micros()), None for a close."""
+    opened = iter(ids)
+    started = micros(now)
+    return [(next(opened), started) if isinstance(w, transactions.Opening) else None for w in writes]
 
 
 # -- the process ----------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
+from hub.gateway.log_process import GroupCommitter
 from hub.gateway.log_writer import LogUnavailable, LogWriter
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
@@ -172,3 +173,29 @@ def test_a_dead_writer_process_fails_its_waiting_writes_and_is_replaced(db: Data
             "before",
             "after",
         ]
+
+
+def test_a_lost_connection_is_retried_only_where_nothing_can_have_committed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a group without deliveries is one autocommitted statement: when the connection
+    is lost during it, the group may have committed, so no write is retried (that could log a
+    request twice) and each fails. On SQLite the group's statements run inside a transaction that
+    had not committed, so each write is retried alone, and fails alone."""
+    writer_db = db if db.dialect == "sqlite" else Database(db.url, paramstyle="format")
+    committer = GroupCommitter(writer_db)
+    attempts = []
+
+    def lost(*args: Any) -> None:
+        attempts.append(args)
+        raise OperationalError("INSERT …", None, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(Prepared, "insert_after_update", lost)
+    monkeypatch.setattr(Prepared, "insert_many", lost)
+    outcomes = committer.commit([opening("a"), opening("b")])
+    committer.close()
+    if writer_db is not db:
+        writer_db.dispose()
+
+    assert len(attempts) == (3 if db.dialect == "sqlite" else 1)
+    assert [type(error) for _, error in outcomes] == [OperationalError, OperationalError]
