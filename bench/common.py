@@ -75,6 +75,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of process ``pid`` and of the processes it started, theirs included (the
+    hub's log writer process is a child of its fork server). A child that has ended no longer
+    counts, so compare readings taken while the processes run."""
+    total = 0.0
+    try:
+        total += cpu_seconds(pid)
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_seconds(int(child))
+    except (OSError, IndexError, ValueError):  # it ended meanwhile
+        pass
+    return total
+
+
 def postgres_cpu_seconds() -> float:
     """CPU time so far of every PostgreSQL server process on this machine (backends, WAL writer…)."""
     total = 0.0

@@ -7,9 +7,10 @@ proxy on the hub's stack (``bench/passthrough.py``) and the real hub (``hub serv
 fresh SQLite file and on a fresh PostgreSQL database, then loads each with ``wrk`` at
 concurrency 1 and 32, one small JSON POST per request, and prints one table and the target
 checks. It also checks that the hub logged one transaction per answered request. Beside the
-latencies, each row shows the CPU time per answered request of the target's process and, for
-the hub on PostgreSQL, of the PostgreSQL server's processes (Linux ``/proc``): on a machine where
-everything shares the cores, that is what decides the throughput.
+latencies, each row shows the CPU time per answered request of the target's processes (the
+hub's includes its log writer process) and, for the hub on PostgreSQL, of the PostgreSQL
+server's processes (Linux ``/proc``): on a machine where everything shares the cores, that is
+what decides the throughput.
 
 Each target gets ``--duration`` seconds per concurrency, measured in ``--rounds`` slices that
 visit the targets in turn (rotating the order), so a change in the machine's load during the
@@ -37,7 +38,6 @@ from common import (
     CLIENT,
     WrkResult,
     basic_token,
-    cpu_seconds,
     hub_env,
     hub_serving,
     postgres_cpu_seconds,
@@ -45,6 +45,7 @@ from common import (
     require_wrk,
     run_wrk,
     serving,
+    tree_cpu_seconds,
 )
 from sqlalchemy import create_engine, func, make_url, select, text
 
@@ -138,10 +139,10 @@ def write_script(path: Path) -> Path:
 
 
 def wrk(target: Target, script: Path, concurrency: int, seconds: int) -> WrkResult:
-    cpu, db_cpu = cpu_seconds(target.pid), postgres_cpu_seconds() if target.on_postgresql else 0.0
+    cpu, db_cpu = tree_cpu_seconds(target.pid), postgres_cpu_seconds() if target.on_postgresql else 0.0
     result = run_wrk(target.url, script, concurrency=concurrency, seconds=seconds)
     per_request = 1e6 / max(1, result.requests)
-    target.cpu_us.setdefault(concurrency, []).append((cpu_seconds(target.pid) - cpu) * per_request)
+    target.cpu_us.setdefault(concurrency, []).append((tree_cpu_seconds(target.pid) - cpu) * per_request)
     if target.on_postgresql:
         used = postgres_cpu_seconds() - db_cpu
         target.db_cpu_us.setdefault(concurrency, []).append(used * per_request)
