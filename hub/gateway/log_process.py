@@ -37,7 +37,6 @@ from hub.transactions import service as transactions
 from hub.transactions.models import Status
 
 MAX_GROUP = 500
-POSTGRES_COMMITTERS = 2
 READ_BYTES = 1 << 20
 _LENGTH = struct.Struct("!I")
 

@@ -20,12 +20,12 @@ from hub.transactions.models import Status, Transaction
 FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
 
 
-
 def status_for(code: int) -> Status:
     """OpenHIM's rule for a primary route's HTTP status: 2xx Successful, 5xx Failed, else Completed."""
     if 200 <= code < 300:
         return Status.SUCCESSFUL
     return Status.FAILED if code >= 500 else Status.COMPLETED
+
 
 @dataclass(slots=True)
 class Opening:

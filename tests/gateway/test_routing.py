@@ -199,11 +199,17 @@ def test_public_channel_needs_no_auth(make_hub, upstream):
     assert transaction(hub, int(r.headers["x-hub-transaction-id"])).client_id is None
 
 
-@pytest.mark.parametrize(("paths", "expected"), [
-    (["/admin/clients", "/api{version:v}/dataValueSets", "/openapi.json", "/health"],
-     frozenset({"admin", "api", "openapi", "health"})),
-    (["/admin/x", "/{anything}"], None),
-], ids=["literal-prefixes", "parameter-first"])
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (
+            ["/admin/clients", "/api{version:v}/dataValueSets", "/openapi.json", "/health"],
+            frozenset({"admin", "api", "openapi", "health"}),
+        ),
+        (["/admin/x", "/{anything}"], None),
+    ],
+    ids=["literal-prefixes", "parameter-first"],
+)
 def test_reserved_prefixes_for_the_gateway_fast_path(paths, expected):
     assert first_segments(paths) == expected
 
