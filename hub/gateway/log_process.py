@@ -264,12 +264,17 @@ def _commit_frames(committer: GroupCommitter, writes: list[tuple[int, Any]], mos
     return answers, committer.commits - before
 
 
+def writer_database(url: str) -> Database:
+    """The writer's database: positional parameters, which :class:`Prepared`'s multi-row
+    statements are built with (SQLite's are already; psycopg's ``format`` style otherwise)."""
+    return Database(url, **({} if url.startswith("sqlite") else {"paramstyle": "format"}))
+
+
 def serve(url: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
     """The writer process: commit the writes of every frame waiting as one group, and answer."""
     # Ctrl-C reaches the whole process group; the hub stops first, then closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # positional parameters, which the multi-row statements of Prepared are built with
-    db = Database(url, **({} if url.startswith("sqlite") else {"paramstyle": "format"}))
+    db = writer_database(url)
     committer = GroupCommitter(db)
     frames = Frames()
     try:

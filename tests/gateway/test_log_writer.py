@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
-from hub.gateway.log_process import GroupCommitter
+from hub.gateway.log_process import GroupCommitter, writer_database
 from hub.gateway.log_writer import LogUnavailable, LogWriter
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
@@ -130,7 +130,7 @@ def test_a_refused_close_fails_only_its_own_request(db: Database) -> None:
 def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) -> None:
     """Rows go as multi-row statements, sliced to stay within the driver's bound values; each row
     gets its own key back, and each update lands on its own row."""
-    positional = db if db.dialect == "sqlite" else Database(db.url, paramstyle="format")  # as the writer's
+    positional = writer_database(db.url)
     engine = positional.engine
     opens = Prepared(transactions.OPEN, engine, transactions.OPEN_COLUMNS)
     closes = Prepared(transactions.CLOSE, engine, transactions.CLOSE_COLUMNS)
@@ -144,8 +144,7 @@ def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) 
             for n, tx_id in enumerate(ids)
         ]
         closes.update_many(connection, closing)
-    if positional is not db:
-        positional.dispose()
+    positional.dispose()
     with db.session() as session:
         stored = {r.id: r for r in session.scalars(select(Transaction))}
     assert [stored[i].request_id for i in ids] == [f"r{n}" for n in range(7)]
@@ -182,7 +181,7 @@ def test_a_lost_connection_is_retried_only_where_nothing_can_have_committed(
     is lost during it, the group may have committed, so no write is retried (that could log a
     request twice) and each fails. On SQLite the group's statements run inside a transaction that
     had not committed, so each write is retried alone, and fails alone."""
-    writer_db = db if db.dialect == "sqlite" else Database(db.url, paramstyle="format")
+    writer_db = writer_database(db.url)
     committer = GroupCommitter(writer_db)
     attempts = []
 
@@ -194,8 +193,7 @@ def test_a_lost_connection_is_retried_only_where_nothing_can_have_committed(
     monkeypatch.setattr(Prepared, "insert_many", lost)
     outcomes = committer.commit([opening("a"), opening("b")])
     committer.close()
-    if writer_db is not db:
-        writer_db.dispose()
+    writer_db.dispose()
 
     assert len(attempts) == (3 if db.dialect == "sqlite" else 1)
     assert [type(error) for _, error in outcomes] == [OperationalError, OperationalError]
