@@ -241,12 +241,6 @@ class Prepared:
             raise DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=self.dialect) from exc
 
 
-def _numbered(sql: str, placeholder: str) -> str:
-    """``sql`` with PostgreSQL's ``$1``, ``$2``… in place of each ``placeholder``."""
-    pieces = sql.split(placeholder)
-    return "".join(f"{piece}${i + 1}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]
-
-
 def _numbered(sql: str) -> str:
     """psycopg's ``%s`` placeholders in ``sql`` as PostgreSQL's own ``$1``, ``$2``…"""
     pieces = sql.split(PLACEHOLDERS["format"])
