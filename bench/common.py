@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -100,6 +101,19 @@ def postgres_cpu_seconds() -> float:
         except (OSError, IndexError, ValueError):  # it ended meanwhile
             continue
     return total
+
+
+def children_cpu_seconds() -> float:
+    """User plus system CPU time of this process's ended and reaped children (each ``wrk`` run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_ticks() -> tuple[int, int, int]:
+    """All CPUs' clock ticks so far (Linux ``/proc/stat``): (in all, idle, stolen by the host)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields[:8]), idle, fields[7]  # user … steal (guest time is inside user)
 
 
 @contextmanager

@@ -7,10 +7,11 @@ proxy on the hub's stack (``bench/passthrough.py``) and the real hub (``hub serv
 fresh SQLite file and on a fresh PostgreSQL database, then loads each with ``wrk`` at
 concurrency 1 and 32, one small JSON POST per request, and prints one table and the target
 checks. It also checks that the hub logged one transaction per answered request. Beside the
-latencies, each row shows the CPU time per answered request of the target's processes (the
-hub's includes its log writer process) and, for the hub on PostgreSQL, of the PostgreSQL
-server's processes (Linux ``/proc``): on a machine where everything shares the cores, that is
-what decides the throughput.
+latencies, each row shows where the CPU time of an answered request went (Linux ``/proc``):
+the target's processes (the hub's include its log writer process), for the hub on
+PostgreSQL the PostgreSQL server's processes, the upstream's, and ``wrk``'s; and the shares
+of the machine's time that were idle and stolen by the host. On a machine where everything
+shares the cores, that budget is what decides the throughput.
 
 Each target gets ``--duration`` seconds per concurrency, measured in ``--rounds`` slices that
 visit the targets in turn (rotating the order), so a change in the machine's load during the
@@ -38,8 +39,11 @@ from common import (
     CLIENT,
     WrkResult,
     basic_token,
+    children_cpu_seconds,
+    cpu_seconds,
     hub_env,
     hub_serving,
+    machine_ticks,
     postgres_cpu_seconds,
     report,
     require_wrk,
@@ -77,21 +81,70 @@ channels:
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """CPU time used so far, s: the target's processes, PostgreSQL's, the upstream's, the load's
+    (ended ``wrk`` runs); and the machine's clock ticks (in all, idle, stolen)."""
+
+    target: float
+    postgres: float
+    upstream: float
+    load: float
+    ticks: tuple[int, int, int]
+
+    @classmethod
+    def now(cls, target_pid: int, upstream_pid: int, *, postgres: bool) -> Reading:
+        return cls(
+            tree_cpu_seconds(target_pid),
+            postgres_cpu_seconds() if postgres else 0.0,
+            cpu_seconds(upstream_pid),
+            children_cpu_seconds(),
+            machine_ticks(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """One slice's CPU time per answered request, µs, and the machine's idle and stolen shares."""
+
+    target_us: float
+    postgres_us: float
+    upstream_us: float  # for the direct target, its own: counted once, under target_us
+    load_us: float
+    idle: float
+    steal: float
+
+    @classmethod
+    def between(cls, before: Reading, after: Reading, requests: int, *, upstream: bool) -> Costs:
+        per_request = 1e6 / max(1, requests)
+        ticks, idle, steal = (b - a for a, b in zip(before.ticks, after.ticks, strict=True))
+        return cls(
+            (after.target - before.target) * per_request,
+            (after.postgres - before.postgres) * per_request,
+            (after.upstream - before.upstream) * per_request if upstream else 0.0,
+            (after.load - before.load) * per_request,
+            idle / max(1, ticks),
+            steal / max(1, ticks),
+        )
+
+
 @dataclass
 class Target:
     name: str
     url: str
     pid: int
+    upstream_pid: int
     database_url: str | None = None
     slices: dict[int, list[WrkResult]] = field(default_factory=dict)
-    # CPU time per answered request in each slice, µs: the target's process, and PostgreSQL's
-    cpu_us: dict[int, list[float]] = field(default_factory=dict)
-    db_cpu_us: dict[int, list[float]] = field(default_factory=dict)
+    costs: dict[int, list[Costs]] = field(default_factory=dict)
     answered: int = 0  # warm-ups included: the hub logs those too
     cut_off: int = 0  # requests wrk may have sent but not seen answered when a run ended
 
     def median(self, concurrency: int, attribute: str) -> float:
         return statistics.median(getattr(s, attribute) for s in self.slices[concurrency])
+
+    def median_cost(self, concurrency: int, attribute: str) -> float:
+        return statistics.median(getattr(c, attribute) for c in self.costs[concurrency])
 
     @property
     def on_postgresql(self) -> bool:
@@ -102,11 +155,11 @@ class Target:
 
 
 @contextmanager
-def hub(name: str, database_url: str, config: Path, work: Path) -> Iterator[Target]:
+def hub(name: str, database_url: str, config: Path, work: Path, upstream_pid: int) -> Iterator[Target]:
     """``hub db upgrade`` then ``hub serve`` on ``database_url``."""
     env = hub_env(database_url, config, embedded_worker=True)
     with hub_serving(name, env, work) as served:
-        yield Target(name, served.url + PATH, served.pid, database_url)
+        yield Target(name, served.url + PATH, served.pid, upstream_pid, database_url)
 
 
 @contextmanager
@@ -139,13 +192,13 @@ def write_script(path: Path) -> Path:
 
 
 def wrk(target: Target, script: Path, concurrency: int, seconds: int) -> WrkResult:
-    cpu, db_cpu = tree_cpu_seconds(target.pid), postgres_cpu_seconds() if target.on_postgresql else 0.0
+    def reading() -> Reading:
+        return Reading.now(target.pid, target.upstream_pid, postgres=target.on_postgresql)
+
+    before = reading()
     result = run_wrk(target.url, script, concurrency=concurrency, seconds=seconds)
-    per_request = 1e6 / max(1, result.requests)
-    target.cpu_us.setdefault(concurrency, []).append((tree_cpu_seconds(target.pid) - cpu) * per_request)
-    if target.on_postgresql:
-        used = postgres_cpu_seconds() - db_cpu
-        target.db_cpu_us.setdefault(concurrency, []).append(used * per_request)
+    costs = Costs.between(before, reading(), result.requests, upstream=target.upstream_pid != target.pid)
+    target.costs.setdefault(concurrency, []).append(costs)
     target.answered += result.requests
     # wrk stops with up to `concurrency` requests sent but unanswered; the server still handles them.
     target.cut_off += concurrency
@@ -159,7 +212,7 @@ def measure(targets: list[Target], script: Path, *, duration: int, rounds: int, 
     seconds = max(1, duration // rounds)
     for c in CONCURRENCIES:
         for target in targets:
-            target.slices[c], target.cpu_us[c], target.db_cpu_us[c] = [], [], []
+            target.slices[c], target.costs[c] = [], []
         for r in range(rounds):
             for target in targets[r % len(targets) :] + targets[: r % len(targets)]:
                 target.slices[c].append(wrk(target, script, c, seconds))
@@ -203,18 +256,24 @@ def logged(target: Target) -> tuple[bool, str]:
 
 
 def table(targets: list[Target]) -> str:
+    """The figures, and where each request's CPU time went: the target's processes (the hub's
+    include its log writer), PostgreSQL's, the upstream's and wrk's; with the machine's idle and
+    stolen shares, a row shows whether the cores were full."""
     lines = [
-        "| target | concurrency | requests/s | p50 ms | p99 ms | errors | CPU µs/req | PostgreSQL µs/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | concurrency | requests/s | p50 ms | p99 ms | errors "
+        "| CPU µs/req | PostgreSQL µs/req | upstream µs/req | wrk µs/req | idle | steal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in CONCURRENCIES:
         for t in targets:
             errors = sum(s.errors for s in t.slices[c])
-            cpu = statistics.median(t.cpu_us[c])
-            db_cpu = f"{statistics.median(t.db_cpu_us[c]):.0f}" if t.db_cpu_us[c] else "-"
+            db_cpu = f"{t.median_cost(c, 'postgres_us'):.0f}" if t.on_postgresql else "-"
+            upstream = f"{t.median_cost(c, 'upstream_us'):.0f}" if t.upstream_pid != t.pid else "-"
             lines.append(
                 f"| {t.name} | {c} | {t.median(c, 'rps'):.0f} | {t.median(c, 'p50_ms'):.2f} "
-                f"| {t.median(c, 'p99_ms'):.2f} | {errors} | {cpu:.0f} | {db_cpu} |"
+                f"| {t.median(c, 'p99_ms'):.2f} | {errors} | {t.median_cost(c, 'target_us'):.0f} | {db_cpu} "
+                f"| {upstream} | {t.median_cost(c, 'load_us'):.0f} | {t.median_cost(c, 'idle'):.0%} "
+                f"| {t.median_cost(c, 'steal'):.0%} |"
             )
     return "\n".join(lines)
 
@@ -289,9 +348,9 @@ def main() -> int:
         databases = [("hub-sqlite", f"sqlite:///{work / 'hub-bench.db'}")]
         if args.postgres_url:
             databases.append(("hub-postgresql", stack.enter_context(postgres_database(args.postgres_url))))
-        direct = Target("direct", upstream.url + PATH, upstream.pid)
-        ceiling = Target("passthrough", proxy.url + PATH, proxy.pid)
-        hubs = [stack.enter_context(hub(name, url, config, work)) for name, url in databases]
+        direct = Target("direct", upstream.url + PATH, upstream.pid, upstream.pid)
+        ceiling = Target("passthrough", proxy.url + PATH, proxy.pid, upstream.pid)
+        hubs = [stack.enter_context(hub(name, url, config, work, upstream.pid)) for name, url in databases]
         targets = [direct, ceiling, *hubs]
         measure(targets, script, duration=args.duration, rounds=args.rounds, warmup=args.warmup)
         verdicts = checks(direct, ceiling, hubs) + [logged(h) for h in hubs]
