@@ -23,8 +23,11 @@ class DeliveryStatus(enum.StrEnum):
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),  # workers' claims
         Index("ix_deliveries_created_at", "created_at"),
+        # the admin list's filters, each ending in id: a page (newest first by id) is a range scan
+        Index("ix_deliveries_by_status", "status", "id"),
+        Index("ix_deliveries_by_route", "route_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -386,14 +386,17 @@ class Filters:
         return query
 
 
+def page_query(filters: Filters, *, before_id: int | None = None, limit: int = 50) -> Select[tuple[Delivery]]:
+    """Newest first; pass the last id seen as ``before_id`` for the next page. Every filter has an
+    index ending in ``id`` (models), so a page is a range scan, not a sort."""
+    query = filters.apply(select(Delivery)).order_by(Delivery.id.desc()).limit(limit)
+    return query if before_id is None else query.where(Delivery.id < before_id)
+
+
 def list_page(
     session: Session, *, filters: Filters, before_id: int | None = None, limit: int = 50
 ) -> list[Delivery]:
-    """Newest first; pass the last id seen as ``before_id`` for the next page."""
-    query = filters.apply(select(Delivery)).order_by(Delivery.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(Delivery.id < before_id)
-    return list(session.scalars(query))
+    return list(session.scalars(page_query(filters, before_id=before_id, limit=limit)))
 
 
 def get(session: Session, delivery_id: int) -> Delivery:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -135,14 +135,19 @@ class Filters:
         return query
 
 
+def page_query(
+    filters: Filters, *, before_id: int | None = None, limit: int = 50
+) -> Select[tuple[Transaction]]:
+    """Newest first; pass the last id seen as ``before_id`` for the next page. Every filter has an
+    index ending in ``id`` (models), so a page is a range scan, not a sort."""
+    query = filters.apply(select(Transaction)).order_by(Transaction.id.desc()).limit(limit)
+    return query if before_id is None else query.where(Transaction.id < before_id)
+
+
 def list_page(
     session: Session, *, filters: Filters, before_id: int | None = None, limit: int = 50
 ) -> list[Transaction]:
-    """Newest first; pass the last id seen as ``before_id`` for the next page."""
-    query = filters.apply(select(Transaction)).order_by(Transaction.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(Transaction.id < before_id)
-    return list(session.scalars(query))
+    return list(session.scalars(page_query(filters, before_id=before_id, limit=limit)))
 
 
 def ids_matching(session: Session, *, filters: Filters, limit: int) -> list[int]:
