@@ -19,8 +19,8 @@ REGISTRY = CollectorRegistry()
 REQUESTS = Counter("hub_requests", "Requests through channels", ["channel", "status"], registry=REGISTRY)
 DURATION = Histogram(
     "hub_request_duration_seconds",
-    "Time from receipt to response, by channel",
-    ["channel"],
+    "Time from receipt to response, by channel and transaction status",
+    ["channel", "status"],
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
@@ -31,7 +31,7 @@ GaugeReader = Callable[[], Iterable[Metric]]
 @cache
 def _series(channel: str, status: str) -> tuple[Counter, Histogram]:
     """One channel's and status's children, looked up once rather than on every request."""
-    return REQUESTS.labels(channel, status), DURATION.labels(channel)
+    return REQUESTS.labels(channel, status), DURATION.labels(channel, status)
 
 
 def observe_request(channel: str, status: str, seconds: float) -> None:

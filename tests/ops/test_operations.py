@@ -29,7 +29,7 @@ def test_health_ready_and_metrics_are_public(make_hub, upstream, monkeypatch):
         c.get("/metered").raise_for_status()
     text = httpx.get(hub.url + "/metrics").text
     assert 'hub_requests_total{channel="metered",status="Successful"}' in text
-    assert 'hub_request_duration_seconds_count{channel="metered"}' in text
+    assert 'hub_request_duration_seconds_count{channel="metered",status="Successful"}' in text
     assert "hub_outbox_depth" in text and "hub_outbox_oldest_age_seconds" in text
 
 
