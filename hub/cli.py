@@ -64,10 +64,16 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the hub: admin API, mediator API and every channel."""
     import uvicorn
 
-    from hub.api.app import NotMigrated, create_app
+    from hub.api.app import create_app
     from hub.runtime import settle_heap
     from hub.tls import MutualTLSProtocol
 
+    # The app's start-up refuses an un-migrated schema too, but uvicorn would report that as a
+    # traceback: say it here, in one line.
+    with configured_database() as database:
+        problem = migrate.pending_message(database.engine)
+    if problem:
+        raise click.ClickException(problem)
     settings = get_settings()
     tls: dict[str, Any] = {}
     if settings.tls_cert:
@@ -78,19 +84,16 @@ def serve(host: str | None, port: int | None) -> None:
                 "ssl_cert_reqs": ssl.CERT_OPTIONAL,
                 "http": MutualTLSProtocol,
             }
-    try:
-        app = create_app(settings)
-        settle_heap()
-        uvicorn.run(
-            app,
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            access_log=False,
-            **tls,
-        )
-    except NotMigrated as exc:
-        raise click.ClickException(str(exc)) from exc
+    app = create_app(settings)
+    settle_heap()
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        **tls,
+    )
 
 
 @main.group()
@@ -313,10 +316,14 @@ async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]
 
 @transactions_group.command("retain")
 def transactions_retain() -> None:
-    """Apply retention now: cull old bodies, purge old rows."""
+    """Apply retention now: cull old bodies, purge old rows (transactions and settled deliveries)."""
     with session_scope() as session:
-        culled, purged = retention.apply(session, get_settings())
-    console.print(f"{culled} bodies culled, {purged} transactions purged")
+        retained = retention.apply(session, get_settings())
+    console.print(
+        f"{retained.bodies_culled} bodies culled, {retained.transactions_purged} transactions purged; "
+        f"{retained.delivery_bodies_culled} delivery bodies culled, "
+        f"{retained.deliveries_purged} deliveries purged"
+    )
 
 
 def _secret(env_name: str) -> str:

@@ -1,7 +1,9 @@
-"""The YAML file's ``clients`` and ``channels``: validated, then made to exist in the DB at start-up."""
+"""The YAML file's ``clients`` and ``channels``: validated, then made to exist in the DB at start-up,
+and the ones it no longer lists taken away."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -13,6 +15,8 @@ from hub.channels.schemas import ChannelSpec
 from hub.clients import service as client_service
 from hub.dhis2.config import Dhis2Config
 from hub.settings import load_yaml
+
+log = logging.getLogger("hub.config")
 
 
 class ClientConfig(BaseModel):
@@ -41,7 +45,7 @@ class HubFile(BaseModel):
     dhis2: Dhis2Config = Field(default_factory=Dhis2Config)
 
 
-def read(path: str | None) -> HubFile:
+def read(path: str) -> HubFile:
     """Parse and validate the file; errors name the entry that is wrong."""
     data: dict[str, Any] = load_yaml(path)
     try:
@@ -51,7 +55,8 @@ def read(path: str | None) -> HubFile:
 
 
 def apply(session: Session, hub_file: HubFile) -> None:
-    """Create or update the file's clients and channels."""
+    """Create or update the file's clients and channels; retire those an earlier file made and this one
+    no longer lists. Clients and channels made through the admin API or by mediators are untouched."""
     for client in hub_file.clients:
         password = os.environ.get(client.password_env) if client.password_env else None
         if client.password_env and password is None:
@@ -60,3 +65,14 @@ def apply(session: Session, hub_file: HubFile) -> None:
             )
         client_service.upsert_from_config(session, config=client, password=password)
     channel_service.sync_from_config(session, hub_file.channels)
+    retired_clients = client_service.retire_from_config(
+        session, declared={client.client_id for client in hub_file.clients}
+    )
+    retired_channels = channel_service.retire_from_config(
+        session, declared={spec.name for spec in hub_file.channels}
+    )
+    if retired_clients or retired_channels:
+        log.warning(
+            "removed what the config file no longer lists",
+            extra={"clients": retired_clients, "channels": retired_channels},
+        )

@@ -1,5 +1,8 @@
 """Prometheus metrics: request counts and durations by channel and status, plus DB-derived gauges.
 
+The status is the transaction's, or ``Rejected`` for a request refused before any transaction
+was opened (400, 401, 403, 404, 405, 413, 415, 429; the channel is "" when none matched).
+
 Counters live in one process-wide registry; gauges that describe shared state
 (outbox depth and age, mediator heartbeat age) are read from the DB at scrape time
 by collectors each module registers with :func:`register_gauges`.
@@ -24,6 +27,8 @@ DURATION = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+REJECTED = "Rejected"
 
 GaugeReader = Callable[[], Iterable[Metric]]
 

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     tls_client_ca: str | None = None
 
     max_body_bytes: int = 10 * 1024 * 1024
-    upstream_timeout_s: float = 30.0
+    upstream_timeout_s: float = Field(30.0, gt=0)
 
     # argon2id cost (RFC 9106 / argon2-cffi defaults); production refuses less than OWASP's minimum
     argon2_time_cost: int = 3
@@ -79,10 +79,11 @@ class Settings(BaseSettings):
     outbox_backoff_max_s: float = 3600.0
     outbox_lease_s: float = 120.0
 
-    mediator_heartbeat_stale_s: float = 60.0
-
-    body_cull_after_days: float | None = 30.0
-    purge_after_days: float | None = 365.0
+    # Retention (hub/transactions/retention.py), by age: transactions by when they started, settled
+    # outbox deliveries (delivered, failed, dead) by when they were queued. None switches a step off;
+    # an age of 0 or less would take everything, so it is refused.
+    body_cull_after_days: float | None = Field(30.0, gt=0)
+    purge_after_days: float | None = Field(365.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -79,7 +79,8 @@ def prepare(runtime: Runtime) -> None:
     if problem:
         raise NotMigrated(problem)
     settings = runtime.settings
-    hub_file = config_file.read(settings.config)
+    # Without a file there is nothing to compare with: what an earlier file made is left alone.
+    hub_file = config_file.read(settings.config) if settings.config else None
     with runtime.db.session() as session:
         admin = bootstrap_admin(
             session,
@@ -88,8 +89,11 @@ def prepare(runtime: Runtime) -> None:
         )
         if admin is not None:
             log.info("bootstrapped the first admin user from HUB_ADMIN_EMAIL")
-        config_file.apply(session, hub_file)
+        if hub_file is not None:
+            config_file.apply(session, hub_file)
         recovered = transactions.recover_processing(session)
+    # The file may have changed or removed clients: no credential checked before may be trusted.
+    runtime.credentials_changed()
     if recovered:
         log.warning(
             "recovered transactions left in Processing by a previous crash", extra={"count": recovered}

@@ -9,6 +9,7 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.common.errors import AdapterError
@@ -63,6 +64,19 @@ def install(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # the database refused a value the API's validation let through (a NUL character in text,
+        # a number past a column's range): the caller's input, not a hub fault. The database's
+        # message may quote the value, so it goes to the log only as the error's class.
+        log.info("database refused a value", extra={"error": type(exc.orig).__name__})
+        return problem(
+            400,
+            "Invalid value",
+            "a value in the request cannot be stored or searched for (e.g. a NUL character in text, "
+            "or a number out of range)",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

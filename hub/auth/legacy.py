@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hub.auth import passwords
 from hub.auth.models import User
 from hub.auth.principal import Principal
-from hub.auth.service import Authenticator, user_principal
+from hub.auth.service import CHALLENGE, Authenticator, user_principal
 from hub.db.base import utcnow
 from hub.errors import Unauthenticated
 
@@ -49,10 +49,14 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
     """Check the four ``auth-*`` headers; raise 401 when any is missing, stale or wrong."""
     email, ts, salt, token = (headers.get(f"auth-{k}", "") for k in ("username", "ts", "salt", "token"))
     if not (email and ts and salt and token):
-        raise Unauthenticated("legacy token auth needs auth-username, auth-ts, auth-salt and auth-token")
+        raise Unauthenticated(
+            "legacy token auth needs auth-username, auth-ts, auth-salt and auth-token", headers=CHALLENGE
+        )
     when = _parse_ts(ts)
     if when is None or abs(utcnow() - when) > WINDOW:
-        raise Unauthenticated("auth-ts is missing, malformed or outside the allowed window")
+        raise Unauthenticated(
+            "auth-ts is missing, malformed or outside the allowed window", headers=CHALLENGE
+        )
 
     def check(session: Session) -> Principal | None:
         user = session.scalar(select(User).where(User.email == email))
@@ -61,4 +65,6 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
         expected = passwords.sha512_hex(user.legacy_passhash + salt + ts)
         return user_principal(user, "legacy-token") if passwords.equal(expected, token) else None
 
-    return authenticator.verified(f"user:{email}", check, Unauthenticated("invalid legacy auth token"))
+    return authenticator.verified(
+        f"user:{email}", check, Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
+    )

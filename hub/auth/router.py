@@ -7,9 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.api.fields import RowId
 from hub.auth.models import User
 from hub.auth.schemas import UserIn, UserOut
-from hub.auth.service import create_user, issue_token
+from hub.auth.service import create_user, issue_token, revoke_token, tokens_of
 from hub.clients.schemas import TokenCreated, TokenIn, TokenOut
 from hub.errors import Conflict, NotFound
 
@@ -49,6 +50,11 @@ def delete_user(email: str, admin: AdminDep, session: SessionDep, runtime: Runti
     runtime.credentials_changed()
 
 
+@router.get("/{email}/tokens", response_model=list[TokenOut], summary="A user's API tokens")
+def list_user_tokens(email: str, _: AdminDep, session: SessionDep) -> list[TokenOut]:
+    return [TokenOut.model_validate(t) for t in tokens_of(session, user=_get(session, email))]
+
+
 @router.post(
     "/{email}/tokens",
     response_model=TokenCreated,
@@ -59,4 +65,14 @@ def user_token(email: str, body: TokenIn, _: AdminDep, session: SessionDep) -> T
     plaintext, row = issue_token(
         session, name=body.name, user=_get(session, email), expires_at=body.expires_at
     )
-    return TokenCreated.model_validate({**TokenOut.model_validate(row).model_dump(), "token": plaintext})
+    return TokenCreated.of(row, plaintext)
+
+
+@router.delete(
+    "/{email}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a user's API token"
+)
+def revoke_user_token(
+    email: str, token_id: RowId, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    revoke_token(session, token_id=token_id, user=_get(session, email))
+    runtime.credentials_changed()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from hub.auth import passwords
@@ -26,7 +26,7 @@ from hub.auth.models import ApiToken, AuthLockout, Client, User
 from hub.auth.principal import Principal
 from hub.db.base import utcnow
 from hub.db.session import Database
-from hub.errors import BadRequest, Conflict, TooManyRequests, Unauthenticated
+from hub.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthenticated
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="hub", Bearer'}
 
@@ -237,6 +237,26 @@ def normalise_fingerprint(fingerprint: str) -> str:
 # -- tokens and bootstrap ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _TokenOwner:
+    """Exactly one client or one user: whom a token belongs to."""
+
+    client_pk: int | None
+    user_pk: int | None
+    label: str
+
+    @classmethod
+    def of(cls, client: Client | None, user: User | None) -> _TokenOwner:
+        if client is not None and user is None:
+            return cls(client.id, None, f"client {client.client_id!r}")
+        if user is not None and client is None:
+            return cls(None, user.id, f"user {user.email!r}")
+        raise BadRequest("a token belongs to exactly one client or one user")
+
+    def tokens(self) -> Select[tuple[ApiToken]]:
+        return select(ApiToken).where(ApiToken.client_pk == self.client_pk, ApiToken.user_pk == self.user_pk)
+
+
 def issue_token(
     session: Session,
     *,
@@ -246,20 +266,42 @@ def issue_token(
     expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
     """Create a token; the plaintext is returned here and never again."""
-    if (client is None) == (user is None):
-        raise BadRequest("a token belongs to exactly one client or one user")
+    owner = _TokenOwner.of(client, user)
+    if expires_at is not None and expires_at <= utcnow():
+        raise BadRequest("expires_at must be in the future")
     plaintext = passwords.new_token()
     row = ApiToken(
         token_hash=passwords.hash_token(plaintext),
         prefix=plaintext[:10],
         name=name,
-        client_pk=client.id if client else None,
-        user_pk=user.id if user else None,
+        client_pk=owner.client_pk,
+        user_pk=owner.user_pk,
         expires_at=expires_at,
     )
     session.add(row)
     session.flush()
     return plaintext, row
+
+
+def tokens_of(session: Session, *, client: Client | None = None, user: User | None = None) -> list[ApiToken]:
+    """A client's or a user's tokens, revoked and expired ones too, oldest first."""
+    return list(session.scalars(_TokenOwner.of(client, user).tokens().order_by(ApiToken.id)))
+
+
+def revoke_token(
+    session: Session, *, token_id: int, client: Client | None = None, user: User | None = None
+) -> ApiToken:
+    """Revoke one of a client's or a user's tokens; revoking it again keeps the first time.
+
+    The caller then calls ``Runtime.credentials_changed`` so that a cached token stops working at once.
+    """
+    owner = _TokenOwner.of(client, user)
+    token = session.scalar(owner.tokens().where(ApiToken.id == token_id))
+    if token is None:
+        raise NotFound(f"{owner.label} has no token {token_id}")
+    token.revoked_at = token.revoked_at or utcnow()
+    session.flush()
+    return token
 
 
 def create_user(

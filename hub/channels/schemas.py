@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+MAX_TIMEOUT_S = 3600.0
+# A send with a timeout of 0 or less never reaches the upstream; an hour is longer than any real one.
+TimeoutS = Annotated[
+    float, Field(gt=0, le=MAX_TIMEOUT_S, description=f"seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
+]
 
 
 class RouteAuth(BaseModel):
@@ -27,11 +32,11 @@ class Route(BaseModel):
     queued: bool = Field(False, description="primary only: answer 202 now, deliver through the outbox")
     path: str | None = Field(None, description="fixed upstream path, replacing the request path")
     path_transform: str | None = Field(None, description="sed-style s/from/to/[g] on the request path")
-    timeout_s: float | None = None
+    timeout_s: TimeoutS | None = None
     auth: RouteAuth | None = None
     forward_auth: bool = Field(False, description="pass the client's Authorization header upstream")
     headers: dict[str, str] = Field(default_factory=dict)
-    max_attempts: int | None = Field(None, ge=1, description="outbox attempts before dead-lettering")
+    max_attempts: int | None = Field(None, ge=1, le=1000, description="outbox attempts before dead-lettering")
 
     @field_validator("path_transform")
     @classmethod
@@ -58,11 +63,13 @@ class ChannelSpec(BaseModel):
     url_pattern: str = Field(description="regex matched against the whole request path")
     methods: list[str] = Field(default_factory=lambda: sorted(METHODS))
     content_types: list[str] = Field(default_factory=list, description="empty means any")
-    allowed_roles: list[str] = Field(default_factory=list)
+    allowed_roles: list[str] = Field(
+        default_factory=list, description="client roles or client ids admitted (OpenHIM's `allow`)"
+    )
     public: bool = Field(False, description="no authentication at all")
-    priority: int = 0
+    priority: int = Field(0, ge=-(2**31), le=2**31 - 1)  # the column is a 32-bit integer
     routes: list[Route] = Field(min_length=1)
-    timeout_s: float | None = None
+    timeout_s: TimeoutS | None = None
     body_policy: BodyPolicy = Field(default_factory=BodyPolicy)
     enabled: bool = True
 

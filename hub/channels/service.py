@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,9 +113,27 @@ def upsert(session: Session, *, spec: ChannelSpec, actor: str, source: str) -> C
     return update(session, channel=existing, spec=spec, actor=actor)
 
 
+CONFIG_ACTOR = "config-file"  # who the audit names for changes the YAML file makes
+
+
 def sync_from_config(session: Session, specs: Iterable[ChannelSpec]) -> list[Channel]:
     """Make the config file's channels exist as written; channels made by the API are untouched."""
-    return [upsert(session, spec=spec, actor="config-file", source="config") for spec in specs]
+    return [upsert(session, spec=spec, actor=CONFIG_ACTOR, source="config") for spec in specs]
+
+
+def retire_from_config(session: Session, *, declared: Collection[str]) -> list[str]:
+    """Delete, with an audit row each, the channels an earlier config file made that ``declared`` no
+    longer names; returns their names. Channels made through the API or by mediators stay."""
+    retired = list(
+        session.scalars(
+            select(Channel)
+            .where(Channel.source == "config", Channel.name.not_in(declared))
+            .order_by(Channel.name)
+        )
+    )
+    for channel in retired:
+        delete(session, channel=channel, actor=CONFIG_ACTOR)
+    return [channel.name for channel in retired]
 
 
 def audit_log(session: Session, *, name: str | None = None, limit: int = 100) -> list[ChannelAudit]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.api.fields import RowId
+from hub.auth import service as auth_service
 from hub.auth.models import Client
-from hub.auth.service import issue_token
 from hub.clients import service
 from hub.clients.schemas import ClientIn, ClientOut, ClientPatch, TokenCreated, TokenIn, TokenOut
-from hub.errors import NotFound
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -56,7 +56,8 @@ def delete_client(client_id: str, _: AdminDep, session: SessionDep, runtime: Run
 @router.get("/{client_id}/tokens", response_model=list[TokenOut], summary="A client's API tokens")
 def list_tokens(client_id: str, _: AdminDep, session: SessionDep) -> list[TokenOut]:
     return [
-        TokenOut.model_validate(t) for t in service.tokens_of(session, client=service.get(session, client_id))
+        TokenOut.model_validate(t)
+        for t in auth_service.tokens_of(session, client=service.get(session, client_id))
     ]
 
 
@@ -67,20 +68,17 @@ def list_tokens(client_id: str, _: AdminDep, session: SessionDep) -> list[TokenO
     summary="Issue an API token (shown once)",
 )
 def create_token(client_id: str, body: TokenIn, _: AdminDep, session: SessionDep) -> TokenCreated:
-    plaintext, row = issue_token(
+    plaintext, row = auth_service.issue_token(
         session, name=body.name, client=service.get(session, client_id), expires_at=body.expires_at
     )
-    return TokenCreated.model_validate({**TokenOut.model_validate(row).model_dump(), "token": plaintext})
+    return TokenCreated.of(row, plaintext)
 
 
 @router.delete(
     "/{client_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API token"
 )
 def revoke_token(
-    client_id: str, token_id: int, _: AdminDep, session: SessionDep, runtime: RuntimeDep
+    client_id: str, token_id: RowId, _: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> None:
-    client = service.get(session, client_id)
-    if all(t.id != token_id for t in service.tokens_of(session, client=client)):
-        raise NotFound(f"client {client_id!r} has no token {token_id}")
-    service.revoke_token(session, token_id=token_id)
+    auth_service.revoke_token(session, token_id=token_id, client=service.get(session, client_id))
     runtime.credentials_changed()

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.fields import UtcTimestamp
+from hub.auth.models import ApiToken
+
 
 class ClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +48,7 @@ class ClientOut(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=255)
-    expires_at: datetime | None = None
+    expires_at: UtcTimestamp | None = Field(None, description="must be in the future; none: never expires")
 
 
 class TokenOut(BaseModel):
@@ -60,3 +63,7 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="shown once; only its hash is kept")
+
+    @classmethod
+    def of(cls, row: ApiToken, plaintext: str) -> TokenCreated:
+        return cls(**TokenOut.model_validate(row).model_dump(), token=plaintext)

@@ -1,17 +1,17 @@
-"""Client rules: create, update, delete, tokens; passwords are argon2-hashed, tokens shown once."""
+"""Client rules: create, update, delete; passwords are argon2-hashed (tokens: :mod:`hub.auth.service`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.auth.models import ApiToken, Client
+from hub.auth.models import Client
 from hub.auth.passwords import hash_password
 from hub.auth.service import normalise_fingerprint
 from hub.clients.schemas import ClientIn, ClientPatch
-from hub.db.base import utcnow
 from hub.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -100,16 +100,16 @@ def upsert_from_config(session: Session, *, config: ClientConfig, password: str 
     return client
 
 
-def revoke_token(session: Session, *, token_id: int) -> ApiToken:
-    token = session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound(f"token {token_id} does not exist")
-    token.revoked_at = token.revoked_at or utcnow()
-    session.flush()
-    return token
-
-
-def tokens_of(session: Session, *, client: Client) -> list[ApiToken]:
-    return list(
-        session.scalars(select(ApiToken).where(ApiToken.client_pk == client.id).order_by(ApiToken.id))
+def retire_from_config(session: Session, *, declared: Collection[str]) -> list[str]:
+    """Delete the clients an earlier config file made that ``declared`` no longer names, with their
+    tokens (the database cascades); returns their clientIDs. Clients made through the API stay."""
+    retired = list(
+        session.scalars(
+            select(Client)
+            .where(Client.source == "config", Client.client_id.not_in(declared))
+            .order_by(Client.client_id)
+        )
     )
+    for client in retired:
+        delete(session, client=client)
+    return [client.client_id for client in retired]

@@ -1,4 +1,7 @@
-"""What of a request or response is kept in the log: headers without secrets, bodies capped and redacted."""
+"""What of a request or response is kept in the log: headers without secrets, bodies capped and redacted.
+
+The same rules cover the calls a mediator reports in its orchestrations.
+"""
 
 from __future__ import annotations
 
@@ -73,3 +76,34 @@ def stored_body(
     if len(text) > policy.max_stored_bytes:
         text, exact = text[: policy.max_stored_bytes], False
     return text, exact
+
+
+def body_bytes(body: Any) -> bytes:
+    """A mediator message's body as sent: text as UTF-8, a JSON document serialised, none as empty."""
+    if body is None:
+        return b""
+    return body.encode() if isinstance(body, str) else orjson.dumps(body)
+
+
+def _stored_message(message: dict[str, Any], policy: BodyPolicy, *, store: bool) -> dict[str, Any]:
+    headers = stored_headers(message.get("headers", {}), policy)
+    kept = {**message, "headers": headers}
+    if "body" in message:
+        body = message["body"]
+        content_type = str(headers.get("content-type", "")) if isinstance(body, str) else "application/json"
+        text, _ = stored_body(body_bytes(body), content_type, policy, store=store)
+        if text is None:
+            del kept["body"]
+        else:
+            kept["body"] = text
+    return kept
+
+
+def stored_orchestration(orchestration: dict[str, Any], policy: BodyPolicy) -> dict[str, Any]:
+    """A mediator's orchestration as stored: its request and response under the channel's policy,
+    as the transaction's own request and response are."""
+    kept = dict(orchestration)
+    for part, store in (("request", policy.store_request), ("response", policy.store_response)):
+        if isinstance(orchestration.get(part), dict):
+            kept[part] = _stored_message(orchestration[part], policy, store=store)
+    return kept

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -44,6 +45,7 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "auth-token",
 }
 RESPONSE_DROPPED = HOP_BY_HOP | {"content-encoding", "server", "date"}
+PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
 
 
 @dataclass(slots=True)
@@ -118,9 +120,28 @@ def upstream_headers(
     return headers
 
 
+def _percent_encoded(value: str) -> str:
+    """``value`` with every byte outside printable ASCII percent-encoded: its UTF-8 bytes, or,
+    for bytes an upstream sent that are not UTF-8 (aiohttp keeps them as surrogate escapes),
+    the very bytes received."""
+    return quote(value.encode("utf-8", "surrogateescape"), safe=PRINTABLE_ASCII)
+
+
 def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The upstream's answer headers the hub passes on, with lower-case names."""
-    return {k.lower(): v for k, v in headers.items() if k.lower() not in RESPONSE_DROPPED}
+    """The answer headers the hub passes on, from an upstream or a mediator's reply.
+
+    Names are lower-cased; hop-by-hop and framing headers are dropped (the hub frames its own
+    response). A value of printable ASCII passes as it is; any other (text outside Latin-1,
+    which Starlette cannot encode, or control characters, which would break the response) is
+    percent-encoded, so the client always gets a well-formed answer and the log stores the
+    headers exactly as sent.
+    """
+    passed: dict[str, str] = {}
+    for name, value in headers.items():
+        name = name.lower()
+        if name not in RESPONSE_DROPPED:
+            passed[name] = value if value.isascii() and value.isprintable() else _percent_encoded(value)
+    return passed
 
 
 @lru_cache(maxsize=64)

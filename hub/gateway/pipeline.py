@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
 from hub import metrics
 from hub.auth.principal import Principal
@@ -20,10 +19,9 @@ from hub.channels.schemas import BodyPolicy, Route
 from hub.channels.service import CompiledChannel
 from hub.errors import HubError, PayloadTooLarge, UpstreamError
 from hub.gateway import forward
-from hub.gateway.body_policy import stored_body, stored_headers
+from hub.gateway.body_policy import body_bytes, stored_body, stored_headers, stored_orchestration
 from hub.gateway.forward import GatewayRequest, UpstreamResult
-from hub.mediators.response import CONTENT_TYPE as OPENHIM_CONTENT_TYPE
-from hub.mediators.response import MediatorResponse
+from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.outbox.service import DeliverySpec
 from hub.runtime import Runtime
 from hub.transactions import service as transactions
@@ -41,8 +39,13 @@ class GatewayResponse:
     transaction_status: Status
 
 
+def request_cap(policy: BodyPolicy, hub_max: int) -> int:
+    """The biggest request body a channel takes: its own limit, never above the hub's."""
+    return min(policy.max_request_bytes or hub_max, hub_max)
+
+
 def check_size(body_size: int, policy: BodyPolicy, hub_max: int) -> None:
-    cap = min(policy.max_request_bytes or hub_max, hub_max)
+    cap = request_cap(policy, hub_max)
     if body_size > cap:
         raise PayloadTooLarge(
             f"request body of {body_size} bytes is over this channel's limit of {cap} bytes"
@@ -87,21 +90,10 @@ def _delivery(
 
 
 def _mediator_reply(result: UpstreamResult) -> MediatorResponse | None:
-    if not result.headers.get("content-type", "").startswith(OPENHIM_CONTENT_TYPE):
-        return None
     try:
-        return MediatorResponse.model_validate_json(result.body)
-    except ValidationError as exc:
-        raise UpstreamError(
-            f"mediator returned an invalid {OPENHIM_CONTENT_TYPE} response: "
-            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
-        ) from exc
-
-
-def _encode(body: Any) -> bytes:
-    if body is None:
-        return b""
-    return body.encode() if isinstance(body, str) else orjson.dumps(body)
+        return parse_reply(result.headers.get("content-type"), result.body)
+    except InvalidMediatorReply as exc:
+        raise UpstreamError(str(exc)) from exc
 
 
 async def process(
@@ -212,19 +204,29 @@ async def _call_primary(
         )
         return GatewayResponse(result.status, result.headers, result.body, tx_id, status), closing
 
-    body = _encode(reply.response.body)
-    headers = {str(k).lower(): str(v) for k, v in reply.response.headers.items()}
-    headers.setdefault(
-        "content-type", "application/json" if not isinstance(reply.response.body, str) else "text/plain"
-    )
+    status = reply.transaction_status
+    if status != reply.status:
+        log.warning(
+            "mediator reported a status that is not final for a finished call; status taken from HTTP",
+            extra={"mediator": reply.urn, "reported": reply.status.value, "status": status.value},
+        )
+    body = body_bytes(reply.response.body)
+    headers = forward.response_headers(reply.response.header_fields())
+    headers.setdefault("content-type", reply.response.default_content_type())
     closing = transactions.Closing(
-        reply.status,
+        status,
         reply.response.status,
         stored_headers(headers, policy),
         _text(body, policy, headers.get("content-type"), policy.store_response),
-        [orchestration, *(o.model_dump(mode="json", exclude_none=True) for o in reply.orchestrations)],
+        [
+            orchestration,
+            *(
+                stored_orchestration(o.model_dump(mode="json", exclude_none=True), policy)
+                for o in reply.orchestrations
+            ),
+        ],
         reply.properties,
         error=None if reply.error is None else {"message": str(reply.error)},
         mediator_urn=reply.urn,
     )
-    return GatewayResponse(reply.response.status, headers, body, tx_id, reply.status), closing
+    return GatewayResponse(reply.response.status, headers, body, tx_id, status), closing

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import logging
+import time
+from urllib.parse import quote, quote_from_bytes
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from hub import metrics
 from hub.auth.principal import Principal
 from hub.auth.service import CHALLENGE, normalise_fingerprint
 from hub.channels.service import CompiledChannel
-from hub.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthenticated, UnsupportedMediaType
+from hub.errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from hub.gateway.forward import GatewayRequest
-from hub.gateway.pipeline import process
+from hub.gateway.pipeline import process, request_cap
 from hub.logs import request_id
 from hub.runtime import Runtime
 
 log = logging.getLogger("hub.gateway")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# RFC 3986 path characters besides letters and digits, and "%" so that a client's escapes pass unchanged
+PATH_CHARACTERS = "/!$&'()*+,;=:@%-._~"
 
 
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
@@ -42,8 +54,14 @@ async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
 
 
 def authorise(channel: CompiledChannel, principal: Principal) -> None:
-    if not principal.roles & channel.allowed_roles:
-        raise Forbidden(f"client {principal.name!r} has none of the roles channel {channel.name!r} allows")
+    """As OpenHIM's ``allow`` list: a client passes by one of its roles or by its own client id."""
+    allowed = channel.allowed_roles
+    if principal.roles & allowed or (principal.kind == "client" and principal.name in allowed):
+        return
+    raise Forbidden(
+        f"client {principal.name!r} has none of the roles channel {channel.name!r} allows, "
+        "nor is its client id allowed"
+    )
 
 
 async def read_body(request: Request, cap: int) -> bytes:
@@ -69,8 +87,17 @@ async def read_body(request: Request, cap: int) -> bytes:
 
 
 def url_path(scope: Scope) -> str:
-    """The request's path as ``Request.url.path`` gives it, without building the whole URL."""
+    """The request's decoded path as ``Request.url.path`` gives it, without building the whole URL:
+    what channel patterns are matched against."""
     return str(scope["path"]).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
+def raw_url_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded (``/a%2Fb`` stays ``/a%2Fb``): what
+    is logged and forwarded, as OpenHIM does. Bytes that cannot stand in a URL path as they are
+    (``#``, non-ASCII) are percent-encoded."""
+    raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()  # raw_path is optional in ASGI
+    return quote_from_bytes(raw, PATH_CHARACTERS)
 
 
 class ChannelRoute(Route):
@@ -104,23 +131,30 @@ def first_segments(paths: list[str]) -> frozenset[str] | None:
 
 async def gateway(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    received = time.perf_counter()
     scope = request.scope
-    path = url_path(scope)
-    channel = runtime.channels.match(request.method, path)
-    principal = None if channel.public else await authenticate_client(runtime, request)
-    if principal is not None:
-        authorise(channel, principal)
-    if not channel.accepts_content_type(request.headers.get("content-type")):
-        raise UnsupportedMediaType(
-            f"channel {channel.name!r} accepts {', '.join(channel.content_types)}, "
-            f"not {request.headers.get('content-type') or 'a request without a content type'}"
+    channel: CompiledChannel | None = None
+    try:  # every refusal before the pipeline is counted here, by channel ("" when none matched)
+        channel = runtime.channels.match(request.method, url_path(scope))
+        principal = None if channel.public else await authenticate_client(runtime, request)
+        if principal is not None:
+            authorise(channel, principal)
+        if not channel.accepts_content_type(request.headers.get("content-type")):
+            raise UnsupportedMediaType(
+                f"channel {channel.name!r} accepts {', '.join(channel.content_types)}, "
+                f"not {request.headers.get('content-type') or 'a request without a content type'}"
+            )
+        body = await read_body(
+            request, request_cap(channel.spec.body_policy, runtime.settings.max_body_bytes)
         )
-    policy = channel.spec.body_policy
-    cap = min(policy.max_request_bytes or runtime.settings.max_body_bytes, runtime.settings.max_body_bytes)
-    body = await read_body(request, cap + 1)  # process() refuses it when it is over the cap
+    except HubError:
+        metrics.observe_request(
+            channel.name if channel else "", metrics.REJECTED, time.perf_counter() - received
+        )
+        raise
     incoming = GatewayRequest(
         request.method,
-        path,
+        raw_url_path(scope),
         scope["query_string"].decode(),
         {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},  # ASGI: lower-case
         body,

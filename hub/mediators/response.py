@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.transactions.models import Status
+from hub.transactions.service import FINAL, status_for
 
 CONTENT_TYPE = "application/json+openhim"
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
 class MediatorHttpResponse(BaseModel):
@@ -17,6 +20,18 @@ class MediatorHttpResponse(BaseModel):
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
     timestamp: str | None = None
+
+    def header_fields(self) -> dict[str, str]:
+        """The headers as text, leaving out names HTTP cannot carry (a JSON key can be anything)."""
+        return {
+            name: str(value)
+            for name, value in self.headers.items()
+            if value is not None and HEADER_NAME.fullmatch(name)
+        }
+
+    def default_content_type(self) -> str:
+        """What a body sent without a content-type header is: text for a string, JSON otherwise."""
+        return "text/plain" if isinstance(self.body, str) else "application/json"
 
 
 class OrchestrationRequest(BaseModel):
@@ -48,3 +63,37 @@ class MediatorResponse(BaseModel):
     orchestrations: list[Orchestration] = Field(default_factory=list)
     properties: dict[str, Any] = Field(default_factory=dict)
     error: Any = None
+
+    @field_validator("response")
+    @classmethod
+    def _final(cls, response: MediatorHttpResponse) -> MediatorHttpResponse:
+        if response.status < 200:
+            raise ValueError(f"the client's response needs a final HTTP status, not {response.status}")
+        return response
+
+    @property
+    def transaction_status(self) -> Status:
+        """The status the transaction closes with: the mediator's, when it is final.
+
+        The reply ends the call, and nothing settles a transaction left in Processing or
+        Pending Async later (start-up recovery would call it Failed): a status that is not
+        final gives way to the one OpenHIM derives when a mediator gives none, from the HTTP status.
+        """
+        return self.status if self.status in FINAL else status_for(self.response.status)
+
+
+class InvalidMediatorReply(ValueError):
+    """An answer labelled ``application/json+openhim`` that is not a mediator response."""
+
+
+def parse_reply(content_type: str | None, body: bytes) -> MediatorResponse | None:
+    """The mediator's reply when an answer is ``application/json+openhim``; None for any other answer."""
+    if not (content_type or "").startswith(CONTENT_TYPE):
+        return None
+    try:
+        return MediatorResponse.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidMediatorReply(
+            f"mediator returned an invalid {CONTENT_TYPE} response: "
+            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}"
+        ) from exc

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from hub.api.deps import AdminDep, SessionDep
+from hub.api.fields import RowId
 from hub.outbox import service
 from hub.outbox.models import DeliveryStatus
 from hub.outbox.schemas import DeliveryDetail, DeliveryPage, DeliverySummary, RetryRequest, RetryResult
@@ -19,11 +20,9 @@ def list_deliveries(
     _: AdminDep,
     session: SessionDep,
     status: DeliveryStatus | None = None,
-    transaction_id: int | None = None,
+    transaction_id: RowId | None = None,
     route: Annotated[str | None, Query(description="route name")] = None,
-    before_id: Annotated[
-        int | None, Query(ge=1, description="cursor: the last id of the previous page")
-    ] = None,
+    before_id: Annotated[RowId | None, Query(description="cursor: the last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveryPage:
     filters = service.Filters(status=status, transaction_id=transaction_id, route=route)
@@ -35,7 +34,7 @@ def list_deliveries(
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail, summary="One delivery, with a body excerpt")
-def get_delivery(delivery_id: int, _: AdminDep, session: SessionDep) -> DeliveryDetail:
+def get_delivery(delivery_id: RowId, _: AdminDep, session: SessionDep) -> DeliveryDetail:
     return DeliveryDetail.of(service.get(session, delivery_id))
 
 
@@ -60,5 +59,5 @@ def retry_many(body: RetryRequest, _: AdminDep, session: SessionDep) -> RetryRes
     summary="Send one failed or dead delivery again",
     responses={409: {"description": "the delivery is not failed or dead"}},
 )
-def retry_one(delivery_id: int, _: AdminDep, session: SessionDep) -> DeliveryDetail:
+def retry_one(delivery_id: RowId, _: AdminDep, session: SessionDep) -> DeliveryDetail:
     return DeliveryDetail.of(service.retry(session, delivery_id=delivery_id))

@@ -1,27 +1,53 @@
-"""Deliveries as the admin API shows them: bodies as a size and a text excerpt, never credentials."""
+"""Deliveries as the admin API shows them: bodies as a size and a text excerpt, never credentials.
+
+A delivery that came through a channel is shown as that channel's body policy lets the log keep it
+(configured headers and JSON fields masked, no body when the channel stores no requests).
+"""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import object_session
 
+from hub.api.fields import RowId
+from hub.channels.schemas import BodyPolicy
+from hub.gateway.body_policy import stored_body, stored_headers
 from hub.outbox.models import Delivery, DeliveryStatus
-from hub.outbox.service import excerpt
+from hub.outbox.service import CULLED, channel_policy, excerpt
 
 BODY_EXCERPT_BYTES = 4096
-# The gateway never stores credentials in a delivery, but a route's fixed headers could hold one.
+# Through no channel (the DHIS2 API's own deliveries): a route's fixed headers could hold a credential.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 REDACTED = "[redacted]"
 
 
 class BodyInfo(BaseModel):
     size: int = Field(description="bytes")
-    excerpt: str = Field(
-        description=f"the first {BODY_EXCERPT_BYTES} bytes as UTF-8 (invalid bytes → U+FFFD)"
+    excerpt: str | None = Field(
+        description=f"at most the first {BODY_EXCERPT_BYTES} bytes as UTF-8 (invalid bytes → U+FFFD), "
+        "redacted and cut as the channel's body policy says; null when the policy keeps no request "
+        "bodies or the body is not text"
     )
-    truncated: bool
+    truncated: bool = Field(description="the excerpt stops short of the body (as the policy shows it)")
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str | None, policy: BodyPolicy | None) -> BodyInfo:
+        if policy is None:
+            shown: bytes | None = body
+            limit = BODY_EXCERPT_BYTES
+        else:
+            # redacted whole, then cut here: never more than the policy's own cut
+            whole = policy.model_copy(update={"max_stored_bytes": sys.maxsize})
+            text, _ = stored_body(body, content_type, whole, store=policy.store_request)
+            shown = None if text is None else text.encode()
+            limit = min(BODY_EXCERPT_BYTES, policy.max_stored_bytes)
+        if shown is None:
+            return cls(size=len(body), excerpt=None, truncated=False)
+        return cls(size=len(body), excerpt=excerpt(shown, limit), truncated=len(shown) > limit)
 
 
 class DeliverySummary(BaseModel):
@@ -48,6 +74,7 @@ class DeliveryDetail(DeliverySummary):
     timeout_s: float
     headers: dict[str, str]
     body: BodyInfo | None
+    body_culled: bool = Field(description="retention has dropped the body: it can no longer be sent")
     auth_type: str | None = Field(description="credentials added at send time (basic, bearer, apitoken)")
     claimed_by: str | None = Field(description="worker holding the lease, or that made the last attempt")
     lease_until: datetime | None
@@ -55,20 +82,28 @@ class DeliveryDetail(DeliverySummary):
 
     @classmethod
     def of(cls, row: Delivery) -> DeliveryDetail:
+        """``row`` as its channel's body policy lets it be shown; read in a session, which finds that."""
+        session = object_session(row)
+        if session is None:
+            raise ValueError(f"delivery {row.id} is not in a session: its channel's body policy is unknown")
+        policy = channel_policy(session, row.transaction_id)
         summary = DeliverySummary.model_validate(row).model_dump()
+        culled = row.body == CULLED
         body = None
-        if row.body is not None:
-            body = BodyInfo(
-                size=len(row.body),
-                excerpt=excerpt(row.body, BODY_EXCERPT_BYTES),
-                truncated=len(row.body) > BODY_EXCERPT_BYTES,
-            )
+        if row.body is not None and not culled:
+            content_type = next((v for k, v in row.headers.items() if k.lower() == "content-type"), None)
+            body = BodyInfo.of(row.body, content_type, policy)
+        if policy is None:
+            headers = {k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in row.headers.items()}
+        else:
+            headers = stored_headers(row.headers, policy)
         return cls(
             **summary,
             idempotency_key=row.idempotency_key,
             timeout_s=row.timeout_s,
-            headers={k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in row.headers.items()},
+            headers=headers,
             body=body,
+            body_culled=culled,
             auth_type=(row.auth or {}).get("type"),
             claimed_by=row.claimed_by,
             lease_until=row.lease_until,
@@ -87,7 +122,7 @@ class RetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["failed", "dead"] | None = None
     route: str | None = None
-    transaction_id: int | None = None
+    transaction_id: RowId | None = None
 
 
 class RetryResult(BaseModel):

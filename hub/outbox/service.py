@@ -1,10 +1,11 @@
 """Outbox rules: enqueue with the log update; claim, settle and retry for the workers and the admin API.
 
 pending ──claim──▶ in_flight ──2xx/3xx──▶ delivered
-   ▲                  │ ├─────other 4xx──▶ failed   (recorded, not retried)
-   │   back-off       │ └─transient, last attempt─▶ dead
+   ▲                  │ ├─────other 4xx──▶ failed   (recorded, not retried; also a mediator's
+   │   back-off       │ │                            invalid reply, or one that reports Failed)
+   │                  │ └─transient, last attempt─▶ dead
    └───────transient──┘
-failed/dead ──retry (admin)──▶ pending
+failed/dead ──retry (admin)──▶ pending    (not once retention has culled the body)
 
 A claim is a lease: a worker that dies mid-send leaves its rows in_flight until the
 lease runs out, then any worker reclaims them. Settling is guarded by ``claimed_by``
@@ -22,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.channels.models import Channel
@@ -30,7 +31,8 @@ from hub.channels.schemas import BodyPolicy
 from hub.db.base import utcnow
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
-from hub.gateway.body_policy import stored_body
+from hub.gateway.body_policy import body_bytes, stored_body, stored_orchestration
+from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.metrics import GaugeReader
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions import service as transactions
@@ -43,6 +45,10 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
 GAUGED = (*UNSENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
+SETTLED = (DeliveryStatus.DELIVERED, *RETRYABLE)
+# The body of a delivery retention has culled. enqueue stores an empty body as NULL, so an empty
+# one means only this: the delivery can no longer be sent.
+CULLED = b""
 
 
 @dataclass(slots=True)
@@ -60,7 +66,11 @@ class DeliverySpec:
 
 @dataclass(slots=True)
 class Attempt:
-    """What one send produced: an HTTP answer (``status``) or a transport ``error``."""
+    """What one send produced: an HTTP answer (``status``) or no answer and an ``error``.
+
+    A mediator's ``application/json+openhim`` answer is read into ``reply``, its own account of
+    the work; when it is not a valid one, the answer carries an ``error`` instead.
+    """
 
     started: datetime
     elapsed_ms: float
@@ -69,6 +79,7 @@ class Attempt:
     retry_after: str | None = None
     error: str | None = None
     content_type: str | None = None
+    reply: MediatorResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +101,7 @@ def enqueue(session: Session, *, transaction_id: int | None, deliveries: list[De
             "method": d.method,
             "url": d.url,
             "headers": d.headers,
-            "body": d.body,
+            "body": d.body or None,  # never CULLED
             "timeout_s": d.timeout_s,
             "max_attempts": d.max_attempts,
             "auth": d.auth,
@@ -136,6 +147,39 @@ def retry_after_s(value: str | None, *, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def answered(
+    started: datetime,
+    elapsed_ms: float,
+    *,
+    status: int,
+    body: bytes,
+    content_type: str | None,
+    retry_after: str | None,
+) -> Attempt:
+    """An HTTP answer; a mediator's ``application/json+openhim`` reply is read as the gateway reads it."""
+    attempt = Attempt(
+        started, elapsed_ms, status=status, body=body, retry_after=retry_after, content_type=content_type
+    )
+    try:
+        attempt.reply = parse_reply(content_type, body)
+    except InvalidMediatorReply as exc:
+        attempt.error = str(exc)
+    return attempt
+
+
+def unrecorded(attempt: Attempt, exc: Exception) -> Attempt:
+    """``attempt`` as a failed one without an answer, for when recording it raised ``exc``: it is
+    retried under the same key and dead-lettered at the last attempt, instead of being resent at
+    every lease expiry uncounted. Only the exception's type is kept: its text can hold the SQL
+    and the values being written."""
+    answer = attempt.error if attempt.status is None else f"HTTP {attempt.status}"
+    return Attempt(
+        attempt.started,
+        attempt.elapsed_ms,
+        error=f"the hub could not record the outcome ({answer}): {type(exc).__name__}",
+    )
+
+
 def is_transient(attempt: Attempt) -> bool:
     """Worth retrying: no answer at all, a 5xx, 408 or 429."""
     status = attempt.status
@@ -143,10 +187,18 @@ def is_transient(attempt: Attempt) -> bool:
 
 
 def verdict(attempt: Attempt, *, attempts: int, max_attempts: int) -> DeliveryStatus:
-    """The delivery's status after ``attempt``, its ``attempts``-th; PENDING means "try again"."""
+    """The delivery's status after ``attempt``, its ``attempts``-th; PENDING means "try again".
+
+    Any other answer settles it: delivered, unless the upstream refused it (4xx), or it is a
+    mediator's reply that is invalid or reports the work Failed.
+    """
     if is_transient(attempt):
         return DeliveryStatus.DEAD if attempts >= max_attempts else DeliveryStatus.PENDING
     if attempt.status is not None and 400 <= attempt.status < 500:
+        return DeliveryStatus.FAILED
+    if attempt.error is not None or (
+        attempt.reply is not None and attempt.reply.transaction_status == Status.FAILED
+    ):
         return DeliveryStatus.FAILED
     return DeliveryStatus.DELIVERED
 
@@ -165,25 +217,36 @@ def excerpt(body: bytes | None, limit: int = EXCERPT_BYTES) -> str:
     return (body or b"")[:limit].decode("utf-8", "replace")
 
 
-def kept_response(session: Session, delivery: Delivery, attempt: Attempt) -> str | None:
+def channel_policy(session: Session, transaction_id: int | None) -> BodyPolicy | None:
+    """The body policy of the channel a delivery's transaction came through; None when it came
+    through none (e.g. the DHIS2 API's own deliveries)."""
+    if transaction_id is None:
+        return None
+    stored = session.scalar(
+        select(Channel.body_policy)
+        .join(Transaction, Transaction.channel_pk == Channel.id)
+        .where(Transaction.id == transaction_id)
+    )
+    return None if stored is None else BodyPolicy.model_validate(stored)
+
+
+def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
     """What of an attempt's answer body may be kept (on the delivery and its transaction): the body
     policy of the channel the delivery came through applies as it does to the gateway's own log
-    (fields redacted, nothing when the channel stores no responses), then cut to an excerpt."""
+    (fields redacted, nothing when the channel stores no responses), then cut to an excerpt.
+    A mediator's answer is the response inside its reply, as the gateway takes it."""
     if attempt.status is None:
         return None
-    stored = (
-        session.scalar(
-            select(Channel.body_policy)
-            .join(Transaction, Transaction.channel_pk == Channel.id)
-            .where(Transaction.id == delivery.transaction_id)
-        )
-        if delivery.transaction_id is not None
-        else None
-    )
-    if stored is None:  # not through a channel (e.g. the DHIS2 API's own deliveries)
-        return excerpt(attempt.body)
-    policy = BodyPolicy.model_validate(stored)
-    text, _ = stored_body(attempt.body, attempt.content_type, policy, store=policy.store_response)
+    if attempt.reply is None:
+        body, content_type = attempt.body, attempt.content_type
+    else:
+        response = attempt.reply.response
+        body = body_bytes(response.body)
+        named = (v for k, v in response.header_fields().items() if k.lower() == "content-type")
+        content_type = next(named, response.default_content_type())
+    if policy is None:
+        return excerpt(body)
+    text, _ = stored_body(body, content_type, policy, store=policy.store_response)
     return None if text is None else text[:EXCERPT_BYTES]
 
 
@@ -257,16 +320,25 @@ def release(session: Session, *, worker_id: str, ids: Iterable[int]) -> int:
 
 
 def settle(
-    session: Session, *, delivery: Delivery, worker_id: str, attempt: Attempt, backoff: Backoff
+    session: Session,
+    *,
+    delivery: Delivery,
+    worker_id: str,
+    attempt: Attempt,
+    backoff: Backoff,
+    record_outcome: bool = True,
 ) -> DeliveryStatus | None:
     """Record ``attempt`` on a delivery this worker claimed; None if its lease was lost meanwhile.
 
-    A final outcome is also written to the delivery's transaction in the same DB transaction.
+    A final outcome is also written to the delivery's transaction in the same DB transaction,
+    unless ``record_outcome`` is False: the worker's fallback when that failed.
     """
     now = utcnow()
     attempts = delivery.attempts + 1
     status = verdict(attempt, attempts=attempts, max_attempts=delivery.max_attempts)
-    kept = kept_response(session, delivery, attempt)
+    # without an answer there is nothing the policy governs (and the fallback reads no channel)
+    policy = None if attempt.status is None else channel_policy(session, delivery.transaction_id)
+    kept = kept_response(policy, attempt)
     values: dict[str, Any] = {
         "status": status,
         "attempts": attempts,
@@ -289,8 +361,8 @@ def settle(
     )
     if result.rowcount != 1:
         return None
-    if status is not DeliveryStatus.PENDING and delivery.transaction_id is not None:
-        _record_outcome(session, delivery.transaction_id, delivery, status, attempt, attempts, kept)
+    if record_outcome and status is not DeliveryStatus.PENDING and delivery.transaction_id is not None:
+        _record_outcome(session, delivery.transaction_id, delivery, status, attempt, attempts, kept, policy)
     return status
 
 
@@ -299,7 +371,10 @@ def _error_text(attempt: Attempt, status: DeliveryStatus) -> str | None:
         return attempt.error
     if status is DeliveryStatus.DELIVERED:
         return None
-    return f"upstream answered HTTP {attempt.status}"
+    answer = f"upstream answered HTTP {attempt.status}"
+    if attempt.reply is None:
+        return answer
+    return f"{answer}; the mediator's outcome: {attempt.reply.transaction_status}"
 
 
 def orchestration(delivery: Delivery, attempt: Attempt, attempts: int, kept: str | None) -> dict[str, Any]:
@@ -321,11 +396,14 @@ def orchestration(delivery: Delivery, attempt: Attempt, attempts: int, kept: str
     return doc
 
 
-def _transaction_status(status: DeliveryStatus, http_status: int | None) -> Status:
-    """A queued primary's final outcome in OpenHIM's words (as if the gateway had called it)."""
-    if status is DeliveryStatus.DEAD or http_status is None:
+def _transaction_status(status: DeliveryStatus, attempt: Attempt) -> Status:
+    """A queued primary's final outcome in OpenHIM's words, as if the gateway had called it: a
+    mediator's reply gives its own."""
+    if status is DeliveryStatus.DEAD or attempt.status is None or attempt.error is not None:
         return Status.FAILED
-    return transactions.status_for(http_status)
+    if attempt.reply is not None:
+        return attempt.reply.transaction_status
+    return transactions.status_for(attempt.status)
 
 
 def _record_outcome(
@@ -336,19 +414,35 @@ def _record_outcome(
     attempt: Attempt,
     attempts: int,
     kept: str | None,
+    policy: BodyPolicy | None,
 ) -> None:
-    doc = orchestration(delivery, attempt, attempts, kept)
-    if not delivery.primary:
+    """Append the delivery's orchestration, then a mediator's own, to its transaction. A queued
+    primary's outcome settles the transaction (status and response); a secondary that did not
+    deliver makes it Completed with error(s)."""
+    docs = [orchestration(delivery, attempt, attempts, kept)]
+    if attempt.reply is not None:
+        # through no channel, the default policy: it still masks credentials
+        docs += [
+            stored_orchestration(o.model_dump(mode="json", exclude_none=True), policy or BodyPolicy())
+            for o in attempt.reply.orchestrations
+        ]
+    tx_status: Status | None = None
+    response: dict[str, Any] | None = None
+    if delivery.primary:
+        tx_status = _transaction_status(status, attempt)
+        if attempt.status is not None:
+            answer = attempt.status if attempt.reply is None else attempt.reply.response.status
+            response = {"status": answer, "body": kept}
+    # append_orchestration locks the transaction row, so the check below sees any secondary that gave
+    # up while the primary was queued (mark_secondary_failure leaves Pending Async alone).
+    *earlier, last = docs
+    for doc in earlier:
         transactions.append_orchestration(session, tx_id, doc)
+    transactions.append_orchestration(session, tx_id, last, status=tx_status, response=response)
+    if not delivery.primary:
         if status is not DeliveryStatus.DELIVERED:
             transactions.mark_secondary_failure(session, tx_id)
-        return
-    tx_status = _transaction_status(status, attempt.status)
-    response = None if attempt.status is None else {"status": attempt.status, "body": kept}
-    # append_orchestration locks the transaction row, so this check sees any secondary that gave up
-    # while the primary was queued (mark_secondary_failure leaves Pending Async alone).
-    transactions.append_orchestration(session, tx_id, doc, status=tx_status, response=response)
-    if tx_status in (Status.SUCCESSFUL, Status.COMPLETED) and _secondary_gave_up(session, tx_id):
+    elif tx_status in (Status.SUCCESSFUL, Status.COMPLETED) and _secondary_gave_up(session, tx_id):
         transactions.mark_secondary_failure(session, tx_id)
 
 
@@ -411,7 +505,7 @@ def _reset(session: Session, where: Any) -> list[int]:
     return list(
         session.scalars(
             update(Delivery)
-            .where(where, Delivery.status.in_(RETRYABLE))
+            .where(where, Delivery.status.in_(RETRYABLE), Delivery.body.is_distinct_from(CULLED))
             .values(
                 status=DeliveryStatus.PENDING,
                 attempts=0,
@@ -430,19 +524,58 @@ def retry(session: Session, *, delivery_id: int) -> Delivery:
     """Send a failed or dead delivery again from a fresh attempt count."""
     row = get(session, delivery_id)
     if not _reset(session, Delivery.id == delivery_id):
-        raise Conflict(
-            f"delivery {delivery_id} is {row.status}; only {' or '.join(RETRYABLE)} deliveries can be retried"
-        )
+        if row.status not in RETRYABLE:
+            raise Conflict(
+                f"delivery {delivery_id} is {row.status}; "
+                f"only {' or '.join(RETRYABLE)} deliveries can be retried"
+            )
+        raise Conflict(f"delivery {delivery_id} cannot be sent again: retention has dropped its body")
     session.refresh(row)
     return row
 
 
 def retry_matching(session: Session, *, filters: Filters) -> list[int]:
-    """Reset every failed or dead delivery matching ``filters`` (status, if given, must be one of those)."""
+    """Reset every failed or dead delivery matching ``filters`` (status, if given, must be one of those),
+    except those whose body retention has dropped."""
     if filters.status is not None and filters.status not in RETRYABLE:
         raise Conflict(f"only {' or '.join(RETRYABLE)} deliveries can be retried, not {filters.status}")
     ids = filters.apply(select(Delivery.id)).scalar_subquery()
     return sorted(_reset(session, Delivery.id.in_(ids)))
+
+
+# -- retention (run with the transaction log's: hub.transactions.retention) ------------------------------
+
+
+def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Drop the bodies of settled deliveries queued before ``now - older_than``; returns how many.
+
+    The cutoff rule is the transaction log's: computed from the age, never from the last run.
+    Pending and in-flight deliveries keep their bodies whatever their age: they are still owed.
+    """
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.status.in_(SETTLED),
+            Delivery.created_at < cutoff,
+            Delivery.body.is_not(None),
+            Delivery.body != CULLED,
+        )
+        .values(body=CULLED)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def purge(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete settled deliveries queued before ``now - older_than``; pending and in-flight ones stay."""
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(
+        delete(Delivery)
+        .where(Delivery.status.in_(SETTLED), Delivery.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def gauges(db: Database) -> GaugeReader:

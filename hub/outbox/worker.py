@@ -12,7 +12,9 @@ import os
 import socket
 import threading
 import time
+import traceback
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
@@ -22,6 +24,7 @@ from pydantic import ValidationError
 from hub.channels.schemas import RouteAuth
 from hub.db.session import Database
 from hub.errors import UpstreamError
+from hub.gateway.body_policy import ALWAYS_REDACTED, MASK
 from hub.gateway.forward import route_credentials
 from hub.outbox import service
 from hub.outbox.models import Delivery, DeliveryStatus
@@ -33,6 +36,7 @@ log = logging.getLogger("hub.outbox")
 DEFAULT_CONCURRENCY = 8
 # How often a busy batch checks for stop() and renews its leases (at most every lease/3).
 TICK_S = 0.5
+ERROR_CHARS = 500  # of an unexpected exception's text, in a delivery's last_error
 
 
 def worker_id() -> str:
@@ -40,20 +44,41 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def unexpected_error(exc: Exception, sent: Mapping[str, str]) -> str:
+    """An unexpected failure to send, as a delivery's error: the exception's type and text, cut short,
+    with every credential among the headers ``sent`` masked (whole, and its token after the scheme)."""
+    text = str(exc)
+    for name, value in sent.items():
+        if name.lower() in ALWAYS_REDACTED:
+            for secret in (value, value.rpartition(" ")[2]):
+                if secret:
+                    text = text.replace(secret, MASK)
+    return f"could not send: {type(exc).__name__}: {text}"[:ERROR_CHARS]
+
+
+def log_fault(message: str, delivery_id: int, exc: Exception) -> None:
+    """Log an exception raised while recording an attempt by its type and stack, not its text: a
+    database error's text holds the statement's values, bodies among them."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(message, extra={"delivery_id": delivery_id, "error": type(exc).__name__, "stack": stack})
+
+
 def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
-    """One attempt at a delivery; transport errors become an Attempt with ``error``, never an exception."""
+    """One attempt at a delivery; whatever goes wrong is an Attempt with ``error``, never an exception."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
 
     def failed(error: str) -> service.Attempt:
         return service.Attempt(started, (time.perf_counter() - t0) * 1000, error=error)
 
-    # Case-insensitive, so a client's own Idempotency-Key forwarded in the stored headers is replaced.
-    headers = httpx.Headers(delivery.headers)
-    headers[service.IDEMPOTENCY_HEADER] = delivery.idempotency_key
+    credentials: dict[str, str] = {}
     try:
         if delivery.auth is not None:
-            headers.update(route_credentials(RouteAuth.model_validate(delivery.auth)))
+            credentials = route_credentials(RouteAuth.model_validate(delivery.auth))
+        # Case-insensitive, so a client's own Idempotency-Key forwarded in the stored headers is replaced.
+        headers = httpx.Headers(delivery.headers)
+        headers[service.IDEMPOTENCY_HEADER] = delivery.idempotency_key
+        headers.update(credentials)
         response = http.request(
             delivery.method, delivery.url, headers=headers, content=delivery.body, timeout=delivery.timeout_s
         )
@@ -65,13 +90,16 @@ def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
         return failed(f"upstream did not answer within {delivery.timeout_s:g}s")
     except httpx.HTTPError as exc:
         return failed(f"upstream unreachable: {type(exc).__name__}")
-    return service.Attempt(
+    except Exception as exc:
+        # e.g. a stored timeout, URL or header httpx refuses: a failed attempt, which the dead letter ends
+        return failed(unexpected_error(exc, {**delivery.headers, **credentials}))
+    return service.answered(
         started,
         (time.perf_counter() - t0) * 1000,
         status=response.status_code,
         body=response.content,
-        retry_after=response.headers.get("retry-after"),
         content_type=response.headers.get("content-type"),
+        retry_after=response.headers.get("retry-after"),
     )
 
 
@@ -137,15 +165,13 @@ class Worker:
             log.info("released unsent deliveries on stop", extra={"worker_id": self.id, "count": len(ids)})
 
     def _deliver(self, delivery: Delivery) -> None:
+        attempt = send(self.http, delivery)
         try:
-            attempt = send(self.http, delivery)
-            with self.db.session() as session:
-                status = service.settle(
-                    session, delivery=delivery, worker_id=self.id, attempt=attempt, backoff=self.backoff
-                )
-        except Exception:
-            # Left in_flight: its lease runs out and it is sent again under the same key.
-            log.exception("could not record a delivery attempt", extra={"delivery_id": delivery.id})
+            attempt, status = self._settle(delivery, attempt)
+        except Exception as exc:
+            # Nothing could be written (the database is unreachable?): left in_flight, its lease runs
+            # out and it is sent again under the same key. Nothing accepted is lost.
+            log_fault("could not record a delivery attempt", delivery.id, exc)
             return
         fields = {
             "delivery_id": delivery.id,
@@ -164,6 +190,33 @@ class Worker:
             log.info("delivery attempt failed; will retry", extra=fields)
         else:
             log.warning("delivery gave up", extra=fields)
+
+    def _settle(
+        self, delivery: Delivery, attempt: service.Attempt
+    ) -> tuple[service.Attempt, DeliveryStatus | None]:
+        """Record ``attempt`` with its outcome; returns the attempt recorded and the delivery's status.
+
+        Should recording it fail, the attempt is counted as a failed one on the delivery alone (never
+        as delivered: the outcome did not reach its transaction), so a fault that recurs ends in the
+        dead letter instead of a resend at every lease expiry. If that fails too, this raises.
+        """
+        try:
+            with self.db.session() as session:
+                return attempt, service.settle(
+                    session, delivery=delivery, worker_id=self.id, attempt=attempt, backoff=self.backoff
+                )
+        except Exception as exc:
+            log_fault("could not record a delivery's outcome; counting a failed attempt", delivery.id, exc)
+            failed = service.unrecorded(attempt, exc)
+        with self.db.session() as session:
+            return failed, service.settle(
+                session,
+                delivery=delivery,
+                worker_id=self.id,
+                attempt=failed,
+                backoff=self.backoff,
+                record_outcome=False,
+            )
 
     def stop(self) -> None:
         """Ask ``run`` to return: idle waits end now, a busy batch hands back what it has not started."""

@@ -1,14 +1,20 @@
-"""Retention: cull bodies after ``body_cull_after_days``, purge rows after ``purge_after_days``."""
+"""Retention: cull bodies after ``body_cull_after_days``, purge rows after ``purge_after_days``.
+
+Both steps cover the transaction log and the outbox's settled deliveries (delivered, failed, dead);
+a pending or in-flight delivery is still owed and keeps its body and its row whatever its age.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy.orm import Session
 
+from hub.outbox import service as outbox
 from hub.runtime import Runtime
 from hub.settings import Settings
 from hub.transactions import service as transactions
@@ -18,23 +24,43 @@ log = logging.getLogger("hub.retention")
 INTERVAL_S = 3600.0
 
 
-def apply(session: Session, settings: Settings, *, now: datetime | None = None) -> tuple[int, int]:
-    """(bodies culled, rows purged) for the configured ages; ``None`` ages switch a step off."""
-    culled = purged = 0
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """What one run removed."""
+
+    bodies_culled: int = 0
+    transactions_purged: int = 0
+    delivery_bodies_culled: int = 0
+    deliveries_purged: int = 0
+
+
+def apply(session: Session, settings: Settings, *, now: datetime | None = None) -> Retained:
+    """Cull and purge for the configured ages; ``None`` ages switch a step off."""
+    retained = Retained()
     if settings.body_cull_after_days is not None:
-        culled = transactions.cull_bodies(
-            session, older_than=timedelta(days=settings.body_cull_after_days), now=now
+        age = timedelta(days=settings.body_cull_after_days)
+        retained = replace(
+            retained,
+            bodies_culled=transactions.cull_bodies(session, older_than=age, now=now),
+            delivery_bodies_culled=outbox.cull_bodies(session, older_than=age, now=now),
         )
     if settings.purge_after_days is not None:
-        purged = transactions.purge(session, older_than=timedelta(days=settings.purge_after_days), now=now)
-    return culled, purged
+        age = timedelta(days=settings.purge_after_days)
+        # deliveries first: a purged transaction would otherwise update each of them (ON DELETE SET NULL)
+        deliveries_purged = outbox.purge(session, older_than=age, now=now)
+        retained = replace(
+            retained,
+            deliveries_purged=deliveries_purged,
+            transactions_purged=transactions.purge(session, older_than=age, now=now),
+        )
+    return retained
 
 
 def _run(runtime: Runtime) -> None:
     with runtime.db.session() as session:
-        culled, purged = apply(session, runtime.settings)
-    if culled or purged:
-        log.info("retention applied", extra={"bodies_culled": culled, "transactions_purged": purged})
+        retained = apply(session, runtime.settings)
+    if any(asdict(retained).values()):
+        log.info("retention applied", extra=asdict(retained))
 
 
 async def run_periodically(runtime: Runtime) -> None:

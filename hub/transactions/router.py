@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from anyio import to_thread
@@ -10,7 +9,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
-from hub.errors import HubError
+from hub.api.fields import RowId, UtcTimestamp
+from hub.errors import BadRequest, HubError
 from hub.gateway.rerun import rerun
 from hub.transactions import service
 from hub.transactions.models import Transaction
@@ -32,10 +32,10 @@ def list_transactions(
     status: str | None = None,
     channel: str | None = None,
     client_id: str | None = None,
-    parent_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: Annotated[int | None, Query(description="cursor: the last id of the previous page")] = None,
+    parent_id: RowId | None = None,
+    since: UtcTimestamp | None = None,
+    until: UtcTimestamp | None = None,
+    before_id: Annotated[RowId | None, Query(description="cursor: the last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> TransactionPage:
     filters = service.Filters(status, channel, client_id, parent_id, since, until)
@@ -47,7 +47,7 @@ def list_transactions(
 
 
 @router.get("/{transaction_id}", response_model=TransactionDetail, summary="One transaction in full")
-def get_transaction(transaction_id: int, _: AdminDep, session: SessionDep) -> TransactionDetail:
+def get_transaction(transaction_id: RowId, _: AdminDep, session: SessionDep) -> TransactionDetail:
     tx = service.get(session, transaction_id)
     children = list(session.scalars(select(Transaction.id).where(Transaction.parent_id == tx.id)))
     return TransactionDetail.model_validate(
@@ -56,7 +56,7 @@ def get_transaction(transaction_id: int, _: AdminDep, session: SessionDep) -> Tr
 
 
 @router.post("/{transaction_id}/rerun", response_model=RerunResult, summary="Rerun one transaction")
-async def rerun_one(transaction_id: int, _: AdminDep, runtime: RuntimeDep) -> RerunResult:
+async def rerun_one(transaction_id: RowId, _: AdminDep, runtime: RuntimeDep) -> RerunResult:
     result = await rerun(runtime, transaction_id)
     return RerunResult(
         parent_id=transaction_id, child_id=result.transaction_id, status=result.transaction_status
@@ -67,8 +67,11 @@ async def rerun_one(transaction_id: int, _: AdminDep, runtime: RuntimeDep) -> Re
     "/rerun",
     response_model=list[RerunResult],
     summary="Rerun many: by ids, or by filters (status, channel, time range) up to a limit",
+    responses={400: {"description": "neither ids nor a filter was given"}},
 )
 async def rerun_many(body: RerunRequest, _: AdminDep, runtime: RuntimeDep) -> list[RerunResult]:
+    if not (body.ids or body.filtered):
+        raise BadRequest("give ids, or at least one of status, channel, since and until")
     ids = body.ids or await _matching(runtime, body)
     results = []
     for transaction_id in ids:

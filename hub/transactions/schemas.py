@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.fields import RowId, UtcTimestamp
+
 
 class TransactionSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -46,13 +48,19 @@ class TransactionPage(BaseModel):
 
 
 class RerunRequest(BaseModel):
+    """Which transactions to rerun: ``ids``, or the oldest ``limit`` that match at least one filter."""
+
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] = Field(default_factory=list, max_length=1000)
+    ids: list[RowId] = Field(default_factory=list, max_length=1000)
     status: str | None = None
     channel: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcTimestamp | None = None
+    until: UtcTimestamp | None = None
     limit: int = Field(100, ge=1, le=1000)
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.status, self.channel, self.since, self.until))
 
 
 class RerunResult(BaseModel):

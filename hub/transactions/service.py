@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
@@ -168,17 +168,37 @@ def recover_processing(session: Session) -> int:
     return result.rowcount or 0
 
 
+# Each orchestration without its request and response bodies, in order, rewritten by the database
+# itself so culling never carries rows through Python.
+_ORCHESTRATIONS_WITHOUT_BODIES = {
+    "postgresql": """CASE WHEN jsonb_typeof(transactions.orchestrations) = 'array' THEN (
+        SELECT coalesce(jsonb_agg(CASE jsonb_typeof(o.value)
+            WHEN 'object' THEN o.value #- '{request,body}' #- '{response,body}' ELSE o.value END
+            ORDER BY o.n), '[]'::jsonb)
+        FROM jsonb_array_elements(transactions.orchestrations) WITH ORDINALITY AS o(value, n))
+    ELSE transactions.orchestrations END""",
+    # json_each yields an array's elements in order, and json_group_array keeps it
+    "sqlite": """CASE WHEN json_type(transactions.orchestrations) = 'array' THEN (
+        SELECT json_group_array(CASE o.type
+            WHEN 'object' THEN json_remove(o.value, '$.request.body', '$.response.body') ELSE o.value END)
+        FROM json_each(transactions.orchestrations) AS o)
+    ELSE transactions.orchestrations END""",
+}
+
+
 def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
-    """Drop request/response bodies of transactions that started before ``now - older_than``.
+    """Drop request/response bodies of transactions that started before ``now - older_than``,
+    the bodies inside their orchestrations too.
 
     The cutoff is computed from the retention age, never from the time of the last run,
     so a late or missed run never leaves bodies behind.
     """
     cutoff = (now or utcnow()) - older_than
+    orchestrations = literal_column(_ORCHESTRATIONS_WITHOUT_BODIES[session.get_bind().dialect.name])
     result = session.execute(
         update(Transaction)
         .where(Transaction.started_at < cutoff, Transaction.bodies_culled.is_(False))
-        .values(request_body=None, response_body=None, bodies_culled=True)
+        .values(request_body=None, response_body=None, orchestrations=orchestrations, bodies_culled=True)
     )
     return result.rowcount or 0
 

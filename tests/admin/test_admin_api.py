@@ -13,22 +13,8 @@ from hub.settings import Settings
 from hub.transactions import retention
 from hub.transactions import service as transactions
 from hub.transactions.models import Transaction
+from tests.admin.conftest import PASSWORD
 from tests.conftest import channel
-
-PASSWORD = "partner-password-1"
-
-
-@pytest.fixture
-def hub(make_hub, upstream, monkeypatch):
-    monkeypatch.setenv("P1_PASSWORD", PASSWORD)
-    return make_hub(
-        {
-            "clients": [
-                {"client_id": "p1", "name": "P1", "roles": ["partner"], "password_env": "P1_PASSWORD"}
-            ],
-            "channels": [channel("echo", r"/echo/.*", upstream)],
-        }
-    )
 
 
 def test_channel_crud_takes_effect_at_once_and_is_audited(hub, upstream):
@@ -140,9 +126,11 @@ def test_retention_culls_by_cutoff_not_by_last_run(db):
             session.get(Transaction, tx_id).started_at = now - timedelta(days=age_days)
     settings = Settings(env="test", database_url=db.url, body_cull_after_days=30, purge_after_days=365)
     with db.session() as session:
-        assert retention.apply(session, settings, now=now) == (2, 1)
+        assert retention.apply(session, settings, now=now) == retention.Retained(
+            bodies_culled=2, transactions_purged=1
+        )
         # a second run an instant later finds nothing new: the cutoff is age-based
-        assert retention.apply(session, settings, now=now + timedelta(seconds=1)) == (0, 0)
+        assert retention.apply(session, settings, now=now + timedelta(seconds=1)) == retention.Retained()
     with db.session() as session:
         rows = sorted(session.scalars(select(Transaction)), key=lambda t: t.started_at)
     assert [(r.request_body, r.bodies_culled) for r in rows] == [(None, True), ("body", False)]

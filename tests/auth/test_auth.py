@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
+from hub.auth.models import ApiToken
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.service import create_user
 from hub.settings import Settings
@@ -52,10 +54,12 @@ def test_expired_token_is_refused(make_hub, upstream):
     hub = make_hub({"channels": [ECHO(upstream)]})
     with hub.admin() as admin:
         admin.post("/admin/clients", json={"client_id": "app", "name": "App", "roles": ["partner"]})
-        token = admin.post(
-            "/admin/clients/app/tokens", json={"name": "old", "expires_at": "2020-01-01T00:00:00Z"}
-        ).json()["token"]
-    r = httpx.get(hub.url + "/echo", headers={"Authorization": f"Bearer {token}"})
+        created = admin.post(
+            "/admin/clients/app/tokens", json={"name": "old", "expires_at": "2999-01-01T00:00:00Z"}
+        ).json()
+    with hub.runtime.db.session() as session:  # the API refuses a past expiry: let this one lapse
+        session.get(ApiToken, created["id"]).expires_at = datetime(2020, 1, 1, tzinfo=UTC)
+    r = httpx.get(hub.url + "/echo", headers={"Authorization": f"Bearer {created['token']}"})
     assert r.status_code == 401 and "expired" in r.json()["detail"]
 
 

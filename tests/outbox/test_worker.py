@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,7 +22,7 @@ from hub.outbox.worker import EmbeddedWorker, Worker
 from hub.runtime import Runtime
 from hub.settings import Settings
 from tests.conftest import free_port
-from tests.outbox.support import enqueue, load, spec, work_until
+from tests.outbox.support import enqueue, load, serving, spec, work_until
 
 
 def keys_seen(log: list[dict[str, Any]]) -> list[str]:
@@ -115,10 +115,8 @@ def retry_after_upstream() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,98 @@
+"""What crosses the gateway as it is and what is made safe: an upstream's header values, and the
+request path (matched decoded, forwarded and logged as the client sent it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.transactions.models import Transaction
+from tests.conftest import PARTNER, PASSWORD, channel
+from tests.gateway.conftest import WireUpstream, http_response
+
+pytestmark = pytest.mark.usefixtures("partner_password")
+
+
+def start(make_hub: Any, *channels: dict[str, Any]) -> Any:
+    return make_hub({"clients": [PARTNER], "channels": list(channels)})
+
+
+def logged(hub: Any, response: Any) -> Transaction:
+    with hub.runtime.db.session() as session:
+        tx_id = int(response.headers["x-hub-transaction-id"])
+        return session.scalars(select(Transaction).where(Transaction.id == tx_id)).one()
+
+
+def test_upstream_header_values_outside_printable_ascii_are_percent_encoded_and_logged_as_sent(
+    make_hub, wire: WireUpstream
+):
+    wire.answer(
+        "/odd-headers",
+        http_response(
+            b"{}",
+            b"content-type: application/json",
+            "x-name: €".encode(),  # UTF-8
+            b"x-latin: caf\xe9",  # a Latin-1 byte, not UTF-8
+            b"x-control: a\x01b",
+            b"x-plain: as it is",
+        ),
+    )
+    hub = start(make_hub, channel("odd", r"/odd-headers", wire.url))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/odd-headers")
+    sent = {"x-name": "%E2%82%AC", "x-latin": "caf%E9", "x-control": "a%01b", "x-plain": "as it is"}
+    assert r.status_code == 200 and r.json() == {}
+    assert {k: r.headers[k] for k in sent} == sent
+    tx = logged(hub, r)
+    assert (tx.status, tx.response_status) == ("Successful", 200)
+    assert {k: tx.response_headers[k] for k in sent} == sent
+
+
+@pytest.mark.parametrize(
+    ("sent", "forwarded"),
+    [
+        ("/red/a%2Fb", "/red/a%2Fb"),
+        ("/red/caf%C3%A9%20menu", "/red/caf%C3%A9%20menu"),
+        ("/red/100%25", "/red/100%25"),
+        ("/red/plain", "/red/plain"),
+    ],
+    ids=["encoded-slash", "encoded-utf8-and-space", "encoded-percent", "plain"],
+)
+def test_the_path_is_forwarded_and_logged_as_the_client_sent_it(
+    make_hub, upstream, upstream_log, sent, forwarded
+):
+    hub = start(make_hub, channel("red", r"/red/.*", upstream))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get(sent)
+    assert r.status_code == 200
+    assert [seen["path"] for seen in upstream_log()] == [forwarded]
+    assert logged(hub, r).path == forwarded
+
+
+def test_a_path_transform_and_a_rerun_work_on_the_path_as_sent(make_hub, upstream, upstream_log):
+    route = {"name": "blue", "url": upstream, "primary": True, "path_transform": "s/^\\/red/\\/blue/"}
+    hub = start(make_hub, channel("red", r"/red/.*", upstream, routes=[route]))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/red/a%2Fb")
+    with hub.admin() as admin:
+        rerun = admin.post(f"/admin/transactions/{r.headers['x-hub-transaction-id']}/rerun")
+    assert rerun.status_code == 200 and rerun.json()["status"] == "Successful"
+    assert [seen["path"] for seen in upstream_log()] == ["/blue/a%2Fb", "/blue/a%2Fb"]
+
+
+def test_channels_match_the_decoded_path(make_hub, upstream, upstream_log):
+    """A pattern is written against the path as it reads, so ``%20`` matches a space; the upstream
+    still gets the encoded path, whose decoding is exactly what the pattern approved."""
+    hub = start(
+        make_hub,
+        channel("docs", r"/docs/my file", upstream),
+        channel("one-segment", r"/item/[^/]+", upstream),
+    )
+    with hub.client("partner-1", PASSWORD) as c:
+        spaced = c.get("/docs/my%20file")
+        smuggled = c.get("/item/a%2F..%2Fadmin")
+    assert spaced.status_code == 200
+    assert smuggled.status_code == 404, "an encoded slash is a slash to the pattern"
+    assert [seen["path"] for seen in upstream_log()] == ["/docs/my%20file"]

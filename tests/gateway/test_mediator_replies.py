@@ -1,0 +1,205 @@
+"""Mediator replies (``application/json+openhim``) over real HTTP: the headers the client gets, the
+status the transaction closes with, and what of the orchestrations is stored and for how long."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.db.session import Database
+from hub.transactions import service as transactions
+from hub.transactions.models import Status, Transaction
+from tests.conftest import PARTNER, PASSWORD, channel
+from tests.gateway.conftest import WireUpstream, mediator_reply
+
+pytestmark = pytest.mark.usefixtures("partner_password")
+
+
+def start(make_hub: Any, wire: WireUpstream, **extra: Any) -> Any:
+    return make_hub({"clients": [PARTNER], "channels": [channel("med", r"/med/.*", wire.url, **extra)]})
+
+
+def logged(hub: Any, response: Any) -> Transaction:
+    with hub.runtime.db.session() as session:
+        tx_id = int(response.headers["x-hub-transaction-id"])
+        return session.scalars(select(Transaction).where(Transaction.id == tx_id)).one()
+
+
+def test_a_mediator_reply_loses_the_framing_headers_it_copied_from_its_upstream(make_hub, wire):
+    body = '{"resourceType":"Bundle","total":12345}'
+    copied = {
+        "Content-Length": "5",
+        "Transfer-Encoding": "chunked",
+        "Connection": "close",
+        "Server": "mediator-upstream",
+        "X-Kept": "yes",
+    }
+    wire.answer("/med/copied", mediator_reply(response={"status": 200, "headers": copied, "body": body}))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/copied")
+    assert r.status_code == 200 and r.text == body
+    assert r.headers["content-length"] == str(len(body)) and "transfer-encoding" not in r.headers
+    assert r.headers["x-kept"] == "yes" and r.headers["content-type"] == "text/plain"
+    stored = logged(hub, r).response_headers
+    assert stored == {"x-kept": "yes", "content-type": "text/plain"}
+
+
+def test_mediator_headers_http_cannot_carry_are_dropped_or_percent_encoded(make_hub, wire):
+    headers = {"bad name": "x", "x-line": "a\r\nx-injected: 1", "x-name": "€", "x-number": 7, "x-none": None}
+    wire.answer(
+        "/med/odd", mediator_reply(response={"status": 201, "headers": headers, "body": {"ok": True}})
+    )
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/odd")
+    assert r.status_code == 201 and r.json() == {"ok": True}
+    assert not {"x-injected", "bad name", "x-none"} & set(r.headers)
+    assert r.headers["x-line"] == "a%0D%0Ax-injected: 1"
+    assert r.headers["x-name"] == "%E2%82%AC" and r.headers["x-number"] == "7"
+    tx = logged(hub, r)
+    assert (tx.status, tx.response_status) == ("Successful", 201)
+    assert {k: tx.response_headers[k] for k in ("x-line", "x-name")} == {
+        "x-line": "a%0D%0Ax-injected: 1",
+        "x-name": "%E2%82%AC",
+    }, "the log keeps the headers as the client got them"
+
+
+@pytest.mark.parametrize(
+    ("reported", "http_status", "expected"),
+    [
+        ("Processing", 200, Status.SUCCESSFUL),
+        ("Processing", 404, Status.COMPLETED),
+        ("Processing", 503, Status.FAILED),
+        ("Pending Async", 202, Status.SUCCESSFUL),
+        ("Completed with error(s)", 200, Status.COMPLETED_WITH_ERRORS),
+    ],
+    ids=["processing-2xx", "processing-4xx", "processing-5xx", "pending-async", "final-is-kept"],
+)
+def test_a_finished_call_never_stays_unsettled(make_hub, wire, reported, http_status, expected):
+    path = f"/med/status-{http_status}-{reported.replace(' ', '-')}"
+    wire.answer(path, mediator_reply(reported, http_status=http_status))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get(path)
+    assert r.status_code == http_status, "the client gets the mediator's answer as it is"
+    assert logged(hub, r).status == expected
+    with hub.runtime.db.session() as session:
+        assert transactions.recover_processing(session) == 0, "start-up recovery would fail a finished call"
+
+
+def test_an_informational_status_for_the_client_is_an_invalid_mediator_reply(make_hub, wire):
+    wire.answer("/med/informational", mediator_reply(http_status=101))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/informational")
+    assert r.status_code == 502 and "final HTTP status" in r.json()["detail"]
+    tx = logged(hub, r)
+    assert (tx.status, tx.response_status) == ("Failed", 502)
+
+
+SECRET = "SECRET-ID"
+
+
+def test_orchestrations_follow_the_channel_body_policy(make_hub, wire):
+    big = json.dumps({"entries": ["x" * 100] * 2000})  # about 200 KB
+    orchestrations = [
+        {
+            "name": "registry lookup",
+            "request": {
+                "method": "POST",
+                "path": "/patients",
+                "headers": {
+                    "Authorization": "Basic cGFydG5lcjpzZWNyZXQ=",
+                    "Content-Type": "application/json",
+                },
+                "body": json.dumps({"nationalId": SECRET, "name": "A"}),
+            },
+            "response": {"status": 200, "headers": {"Set-Cookie": "session=abc"}, "body": big},
+        },
+        {
+            "name": "document body",
+            "request": {"method": "PUT", "body": {"patient": {"nationalId": SECRET}}},
+            "response": {"status": 204},
+        },
+    ]
+    wire.answer("/med/orchestrated", mediator_reply(orchestrations=orchestrations))
+    policy = {"redact_fields": ["nationalId"], "redact_headers": ["x-patient"], "max_stored_bytes": 1000}
+    hub = start(make_hub, wire, body_policy=policy)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/orchestrated")
+    assert r.status_code == 200
+    primary, lookup, document = logged(hub, r).orchestrations
+    assert primary["name"] == "med-primary"
+    assert SECRET not in json.dumps(lookup) + json.dumps(document)
+    assert lookup["request"]["headers"] == {"authorization": "***", "content-type": "application/json"}
+    assert json.loads(lookup["request"]["body"]) == {"nationalId": "***", "name": "A"}
+    assert lookup["response"]["headers"] == {"set-cookie": "***"}
+    assert lookup["response"]["body"] == big[:1000]
+    assert json.loads(document["request"]["body"]) == {"patient": {"nationalId": "***"}}
+    assert document["response"] == {"status": 204, "headers": {}}
+
+
+def test_orchestration_bodies_are_left_out_when_the_channel_stores_none(make_hub, wire):
+    orchestration = {
+        "name": "lookup",
+        "request": {"method": "GET", "body": "asked"},
+        "response": {"status": 200, "body": "answered"},
+    }
+    wire.answer("/med/unstored", mediator_reply(orchestrations=[orchestration]))
+    policy = {"store_request": False, "store_response": False}
+    hub = start(make_hub, wire, body_policy=policy)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/unstored")
+    [_, lookup] = logged(hub, r).orchestrations
+    assert "body" not in lookup["request"] and "body" not in lookup["response"]
+    assert lookup["response"]["status"] == 200
+
+
+def _logged_row(db: Database, orchestrations: list[Any], *, age: timedelta) -> int:
+    opening = transactions.Opening("r", "POST", "/in", "", None, None, "c", {}, "asked", 5, True)
+    with db.session() as session:
+        tx_id, started = transactions.open_transaction(session, opening)
+        closing = transactions.Closing(Status.SUCCESSFUL, 200, {}, "answered", orchestrations, {})
+        transactions.close_transaction(session, tx_id, closing, started)
+        session.execute(
+            Transaction.__table__.update().where(Transaction.id == tx_id).values(started_at=started - age)
+        )
+    return tx_id
+
+
+def test_culling_strips_orchestration_bodies_in_the_database(db):
+    orchestrations = [
+        {"name": "primary", "request": {"method": "POST", "url": "http://u/x"}, "response": {"status": 200}},
+        {
+            "name": "lookup",
+            "request": {"method": "POST", "headers": {"a": "b"}, "body": '{"nationalId": "1"}'},
+            "response": {"status": 200, "body": "answer", "timestamp": "t"},
+        },
+        {"name": "only a request body", "request": {"body": "x"}},
+        {"name": "unusual", "request": "not an object", "response": None},
+    ]
+    old = _logged_row(db, orchestrations, age=timedelta(days=40))
+    empty = _logged_row(db, [], age=timedelta(days=40))
+    recent = _logged_row(db, orchestrations, age=timedelta(days=1))
+    with db.session() as session:
+        assert transactions.cull_bodies(session, older_than=timedelta(days=30)) == 2
+    with db.session() as session:
+        rows = {r.id: r for r in session.scalars(select(Transaction))}
+    assert rows[old].orchestrations == [
+        orchestrations[0],
+        {
+            "name": "lookup",
+            "request": {"method": "POST", "headers": {"a": "b"}},
+            "response": {"status": 200, "timestamp": "t"},
+        },
+        {"name": "only a request body", "request": {}},
+        orchestrations[3],
+    ]
+    assert (rows[old].request_body, rows[old].response_body, rows[old].bodies_culled) == (None, None, True)
+    assert rows[empty].orchestrations == [] and rows[empty].bodies_culled
+    assert rows[recent].orchestrations == orchestrations and not rows[recent].bodies_culled
