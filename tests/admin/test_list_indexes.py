@@ -87,7 +87,7 @@ def _walks(shown: str, index: str, dialect: str) -> bool:
     return "Seq Scan" not in shown and "Sort" not in shown
 
 
-def test_a_filtered_page_walks_an_index(populated: Database) -> None:
+def test_a_filtered_page_walks_an_index_and_finds_its_rows_newest_first(populated: Database) -> None:
     failures = []
     for page_query, filters, index in CASES:
         for before_id in (None, ROWS // 2):  # the first page, and one further on
@@ -96,8 +96,7 @@ def test_a_filtered_page_walks_an_index(populated: Database) -> None:
                 failures.append(f"{filters} before {before_id}, expected a walk of {index}:\n{shown}")
     assert not failures, "\n".join(failures)
 
-
-def test_each_filter_still_finds_its_rows_newest_first(populated: Database) -> None:
+    # and the pages still hold the filter's rows, newest first, the cursor going on from the last
     with populated.session() as session:
         failed = transactions.list_page(session, filters=transactions.Filters(status=Status.FAILED), limit=3)
         after = transactions.list_page(
