@@ -78,6 +78,12 @@ def stored_body(
     return text, exact
 
 
+def stored_document(doc: Any, policy: BodyPolicy) -> Any:
+    """A JSON document a mediator reports beside its messages (its properties, its error) as stored:
+    the channel's configured fields masked wherever they appear in it."""
+    return _redact(doc, frozenset(policy.redact_fields))[0] if policy.redact_fields else doc
+
+
 def body_bytes(body: Any) -> bytes:
     """A mediator message's body as sent: text as UTF-8, a JSON document serialised, none as empty."""
     if body is None:

@@ -19,7 +19,13 @@ from hub.channels.schemas import BodyPolicy, Route
 from hub.channels.service import CompiledChannel
 from hub.errors import HubError, PayloadTooLarge, UpstreamError
 from hub.gateway import forward
-from hub.gateway.body_policy import body_bytes, stored_body, stored_headers, stored_orchestration
+from hub.gateway.body_policy import (
+    body_bytes,
+    stored_body,
+    stored_document,
+    stored_headers,
+    stored_orchestration,
+)
 from hub.gateway.forward import GatewayRequest, UpstreamResult
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.outbox.service import DeliverySpec
@@ -225,8 +231,8 @@ async def _call_primary(
                 for o in reply.orchestrations
             ),
         ],
-        reply.properties,
-        error=None if reply.error is None else {"message": str(reply.error)},
+        stored_document(reply.properties, policy),
+        error=None if reply.error is None else {"message": str(stored_document(reply.error, policy))},
         mediator_urn=reply.urn,
     )
     return GatewayResponse(reply.response.status, headers, body, tx_id, status), closing

@@ -127,13 +127,23 @@ def test_orchestrations_follow_the_channel_body_policy(make_hub, wire):
             "response": {"status": 204},
         },
     ]
-    wire.answer("/med/orchestrated", mediator_reply(orchestrations=orchestrations))
+    wire.answer(
+        "/med/orchestrated",
+        mediator_reply(
+            orchestrations=orchestrations,
+            properties={"patient": {"nationalId": SECRET}, "matched": True},
+            error={"message": "partial match", "nationalId": SECRET},
+        ),
+    )
     policy = {"redact_fields": ["nationalId"], "redact_headers": ["x-patient"], "max_stored_bytes": 1000}
     hub = start(make_hub, wire, body_policy=policy)
     with hub.client("partner-1", PASSWORD) as c:
         r = c.get("/med/orchestrated")
     assert r.status_code == 200
-    primary, lookup, document = logged(hub, r).orchestrations
+    row = logged(hub, r)
+    assert row.properties == {"patient": {"nationalId": "***"}, "matched": True}
+    assert SECRET not in json.dumps(row.error) and "partial match" in row.error["message"]
+    primary, lookup, document = row.orchestrations
     assert primary["name"] == "med-primary"
     assert SECRET not in json.dumps(lookup) + json.dumps(document)
     assert lookup["request"]["headers"] == {"authorization": "***", "content-type": "application/json"}
