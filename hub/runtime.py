@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from hub.auth.cache import CredentialCache
@@ -67,9 +68,14 @@ class Runtime:
         self._channels_seen = seen
         return True
 
-    def credentials_changed(self) -> None:
-        """Forget cached credentials after a client, user or token changed."""
-        self.authenticator.cache.clear()
+    def credentials_changed(self, session: Session | None = None) -> None:
+        """Forget cached credentials after a client, user or token changed. Given the session that
+        made the change, once it commits: forgotten any earlier, a request arriving in between
+        could cache the old credential again, for the cache's TTL."""
+        if session is None:
+            self.authenticator.cache.clear()
+        else:
+            event.listen(session, "after_commit", lambda _: self.authenticator.cache.clear(), once=True)
 
     async def aclose(self) -> None:
         await self.upstream.aclose()

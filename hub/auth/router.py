@@ -47,7 +47,7 @@ def delete_user(email: str, admin: AdminDep, session: SessionDep, runtime: Runti
     if email == admin.name:
         raise Conflict("you cannot remove yourself")
     session.delete(_get(session, email))
-    runtime.credentials_changed()
+    runtime.credentials_changed(session)
 
 
 @router.get("/{email}/tokens", response_model=list[TokenOut], summary="A user's API tokens")
@@ -75,4 +75,4 @@ def revoke_user_token(
     email: str, token_id: RowId, _: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> None:
     revoke_token(session, token_id=token_id, user=_get(session, email))
-    runtime.credentials_changed()
+    runtime.credentials_changed(session)

@@ -43,14 +43,14 @@ def update_client(
     client_id: str, body: ClientPatch, _: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> ClientOut:
     client = service.update(session, client=service.get(session, client_id), patch=body)
-    runtime.credentials_changed()
+    runtime.credentials_changed(session)
     return _out(client)
 
 
 @router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a client")
 def delete_client(client_id: str, _: AdminDep, session: SessionDep, runtime: RuntimeDep) -> None:
     service.delete(session, client=service.get(session, client_id))
-    runtime.credentials_changed()
+    runtime.credentials_changed(session)
 
 
 @router.get("/{client_id}/tokens", response_model=list[TokenOut], summary="A client's API tokens")
@@ -81,4 +81,4 @@ def revoke_token(
     client_id: str, token_id: RowId, _: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> None:
     auth_service.revoke_token(session, token_id=token_id, client=service.get(session, client_id))
-    runtime.credentials_changed()
+    runtime.credentials_changed(session)
