@@ -5,12 +5,15 @@ The same rules cover the calls a mediator reports in its orchestrations.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from hub.channels.schemas import BodyPolicy
+from hub.gateway.forward import combined
+from hub.mediators.response import MediatorResponse, header_lines
 
 ALWAYS_REDACTED = frozenset(
     {
@@ -32,10 +35,16 @@ def _hidden(configured: tuple[str, ...]) -> frozenset[str]:
     return ALWAYS_REDACTED | {h.lower() for h in configured}
 
 
-def stored_headers(headers: Any, policy: BodyPolicy) -> dict[str, str]:
-    """Headers as stored: lower-case names, secrets and configured headers masked."""
+def stored_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], policy: BodyPolicy
+) -> dict[str, str]:
+    """Headers (a mapping, or lines) as stored: one field per lower-case name (a name sent on
+    several lines joined, :func:`combined`), secrets and configured headers masked."""
     hidden = _hidden(tuple(policy.redact_headers)) if policy.redact_headers else ALWAYS_REDACTED
-    return {k.lower(): (MASK if k.lower() in hidden else v) for k, v in headers.items()}
+    fields = combined(headers.items() if isinstance(headers, Mapping) else headers)
+    for name in hidden.intersection(fields):
+        fields[name] = MASK
+    return fields
 
 
 def _redact(doc: Any, fields: frozenset[str]) -> tuple[Any, bool]:
@@ -91,9 +100,23 @@ def body_bytes(body: Any) -> bytes:
     return body.encode() if isinstance(body, str) else orjson.dumps(body)
 
 
+# An orchestration's own labels, and the fields of HTTP a message has beside its headers and body:
+# stored as they are. Every other field a mediator reports has the channel's field redaction.
+LABELS = frozenset({"name", "group"})
+MESSAGE_FIELDS = frozenset(
+    {"method", "url", "path", "host", "port", "querystring", "status", "timestamp", "headers", "body"}
+)
+
+
+def _redacted_except(doc: dict[str, Any], kept: frozenset[str], policy: BodyPolicy) -> dict[str, Any]:
+    """``doc`` with the channel's fields masked everywhere but in the fields named ``kept``."""
+    redacted = stored_document({k: v for k, v in doc.items() if k not in kept}, policy)
+    return {k: v if k in kept else redacted[k] for k, v in doc.items()}
+
+
 def _stored_message(message: dict[str, Any], policy: BodyPolicy, *, store: bool) -> dict[str, Any]:
-    headers = stored_headers(message.get("headers", {}), policy)
-    kept = {**message, "headers": headers}
+    headers = stored_headers(header_lines(message.get("headers") or {}), policy)
+    kept = {**_redacted_except(message, MESSAGE_FIELDS, policy), "headers": headers}
     if "body" in message:
         body = message["body"]
         content_type = str(headers.get("content-type", "")) if isinstance(body, str) else "application/json"
@@ -107,9 +130,21 @@ def _stored_message(message: dict[str, Any], policy: BodyPolicy, *, store: bool)
 
 def stored_orchestration(orchestration: dict[str, Any], policy: BodyPolicy) -> dict[str, Any]:
     """A mediator's orchestration as stored: its request and response under the channel's policy,
-    as the transaction's own request and response are."""
-    kept = dict(orchestration)
-    for part, store in (("request", policy.store_request), ("response", policy.store_response)):
-        if isinstance(orchestration.get(part), dict):
-            kept[part] = _stored_message(orchestration[part], policy, store=store)
-    return kept
+    as the transaction's own request and response are, and the configured fields masked in all
+    else it reports (its error, any field of its own) but its name and group."""
+    messages = {
+        part: _stored_message(orchestration[part], policy, store=store)
+        for part, store in (("request", policy.store_request), ("response", policy.store_response))
+        if isinstance(orchestration.get(part), dict)
+    }
+    return {**_redacted_except(orchestration, LABELS.union(messages), policy), **messages}
+
+
+def stored_reply_fields(reply: MediatorResponse, policy: BodyPolicy) -> dict[str, Any]:
+    """What a mediator's reply sets on its transaction beside the response and orchestrations: its
+    urn, and its properties and error with the channel's configured fields masked."""
+    return {
+        "mediator_urn": reply.urn,
+        "properties": stored_document(reply.properties, policy),
+        "error": None if reply.error is None else {"message": str(stored_document(reply.error, policy))},
+    }

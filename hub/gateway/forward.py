@@ -10,7 +10,7 @@ import asyncio
 import base64
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from multidict import MultiDict
 
 from hub.channels.schemas import Route, RouteAuth, parse_sed
 from hub.errors import UpstreamError, UpstreamTimeout
@@ -67,7 +68,7 @@ class GatewayRequest:
 @dataclass(slots=True)
 class UpstreamResult:
     status: int
-    headers: dict[str, str]
+    headers: MultiDict[str]  # a name the upstream sent on several lines keeps every line
     body: bytes
     started: datetime
     elapsed_ms: float
@@ -127,8 +128,22 @@ def _percent_encoded(value: str) -> str:
     return quote(value.encode("utf-8", "surrogateescape"), safe=PRINTABLE_ASCII)
 
 
-def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The answer headers the hub passes on, from an upstream or a mediator's reply.
+def combined(lines: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header lines as one field per (lower-case) name: the values of a name sent on several
+    lines joined with ", ", as RFC 9110 (5.3) allows, and a request's cookies with "; "."""
+    fields: dict[str, str] = {}
+    for name, value in lines:
+        name = name.lower()
+        if name in fields:
+            fields[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            fields[name] = value
+    return fields
+
+
+def response_headers(lines: Iterable[tuple[str, str]]) -> MultiDict[str]:
+    """The answer headers the hub passes on, from an upstream or a mediator's reply, line by
+    line: a name on several lines (``set-cookie``) keeps each.
 
     Names are lower-cased; hop-by-hop and framing headers are dropped (the hub frames its own
     response). A value of printable ASCII passes as it is; any other (text outside Latin-1,
@@ -136,11 +151,11 @@ def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     percent-encoded, so the client always gets a well-formed answer and the log stores the
     headers exactly as sent.
     """
-    passed: dict[str, str] = {}
-    for name, value in headers.items():
+    passed: MultiDict[str] = MultiDict()
+    for name, value in lines:
         name = name.lower()
         if name not in RESPONSE_DROPPED:
-            passed[name] = value if value.isascii() and value.isprintable() else _percent_encoded(value)
+            passed.add(name, value if value.isascii() and value.isprintable() else _percent_encoded(value))
     return passed
 
 
@@ -199,7 +214,7 @@ class Upstream:
             ) from exc
         return UpstreamResult(
             response.status,
-            response_headers(response.headers),
+            response_headers(response.headers.items()),
             content,
             started,
             (time.perf_counter() - t0) * 1000,

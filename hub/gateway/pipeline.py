@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,9 @@ from hub.gateway import forward
 from hub.gateway.body_policy import (
     body_bytes,
     stored_body,
-    stored_document,
     stored_headers,
     stored_orchestration,
+    stored_reply_fields,
 )
 from hub.gateway.forward import GatewayRequest, UpstreamResult
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
@@ -39,7 +40,7 @@ log = logging.getLogger("hub.gateway")
 @dataclass(slots=True)
 class GatewayResponse:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # a MultiDict when a name may come on several lines
     body: bytes
     transaction_id: int
     transaction_status: Status
@@ -231,8 +232,6 @@ async def _call_primary(
                 for o in reply.orchestrations
             ),
         ],
-        stored_document(reply.properties, policy),
-        error=None if reply.error is None else {"message": str(stored_document(reply.error, policy))},
-        mediator_urn=reply.urn,
+        **stored_reply_fields(reply, policy),
     )
     return GatewayResponse(reply.response.status, headers, body, tx_id, status), closing

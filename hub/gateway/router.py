@@ -6,6 +6,7 @@ import logging
 import time
 from urllib.parse import quote, quote_from_bytes
 
+from multidict import MultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
@@ -23,7 +24,7 @@ from hub.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from hub.gateway.forward import GatewayRequest
+from hub.gateway.forward import GatewayRequest, combined
 from hub.gateway.pipeline import process, request_cap
 from hub.logs import request_id
 from hub.runtime import Runtime
@@ -156,11 +157,11 @@ async def gateway(request: Request) -> Response:
         request.method,
         raw_url_path(scope),
         scope["query_string"].decode(),
-        {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},  # ASGI: lower-case
+        combined((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
         body,
         request_id.get() or "",
     )
     result = await process(runtime, channel, principal, incoming)
-    headers = dict(result.headers)
+    headers = MultiDict(result.headers)
     headers["x-hub-transaction-id"] = str(result.transaction_id)
     return Response(result.body, status_code=result.status, headers=headers)

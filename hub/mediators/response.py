@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,6 +15,17 @@ CONTENT_TYPE = "application/json+openhim"
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
+def header_lines(headers: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Headers a mediator reports, as HTTP lines: a value given as a list is a line each (as
+    OpenHIM's Koa sends it), any other value its text; null values are left out."""
+    return [
+        (name, str(value))
+        for name, given in headers.items()
+        for value in (given if isinstance(given, list) else [given])
+        if value is not None
+    ]
+
+
 class MediatorHttpResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: int = Field(ge=100, le=599)
@@ -21,13 +33,10 @@ class MediatorHttpResponse(BaseModel):
     body: Any = None
     timestamp: str | None = None
 
-    def header_fields(self) -> dict[str, str]:
-        """The headers as text, leaving out names HTTP cannot carry (a JSON key can be anything)."""
-        return {
-            name: str(value)
-            for name, value in self.headers.items()
-            if value is not None and HEADER_NAME.fullmatch(name)
-        }
+    def header_fields(self) -> list[tuple[str, str]]:
+        """The headers as HTTP lines (:func:`header_lines`), leaving out names HTTP cannot carry
+        (a JSON key can be anything)."""
+        return [(name, value) for name, value in header_lines(self.headers) if HEADER_NAME.fullmatch(name)]
 
     def default_content_type(self) -> str:
         """What a body sent without a content-type header is: text for a string, JSON otherwise."""

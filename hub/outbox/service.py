@@ -31,7 +31,7 @@ from hub.channels.schemas import BodyPolicy
 from hub.db.base import utcnow
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
-from hub.gateway.body_policy import body_bytes, stored_body, stored_orchestration
+from hub.gateway.body_policy import body_bytes, stored_body, stored_orchestration, stored_reply_fields
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.metrics import GaugeReader
 from hub.outbox.models import Delivery, DeliveryStatus
@@ -242,7 +242,7 @@ def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
     else:
         response = attempt.reply.response
         body = body_bytes(response.body)
-        named = (v for k, v in response.header_fields().items() if k.lower() == "content-type")
+        named = (v for k, v in response.header_fields() if k.lower() == "content-type")
         content_type = next(named, response.default_content_type())
     if policy is None:
         return excerpt(body)
@@ -420,25 +420,30 @@ def _record_outcome(
     primary's outcome settles the transaction (status and response); a secondary that did not
     deliver makes it Completed with error(s)."""
     docs = [orchestration(delivery, attempt, attempts, kept)]
+    reported = policy or BodyPolicy()  # through no channel, the default policy: it still masks credentials
     if attempt.reply is not None:
-        # through no channel, the default policy: it still masks credentials
         docs += [
-            stored_orchestration(o.model_dump(mode="json", exclude_none=True), policy or BodyPolicy())
+            stored_orchestration(o.model_dump(mode="json", exclude_none=True), reported)
             for o in attempt.reply.orchestrations
         ]
     tx_status: Status | None = None
     response: dict[str, Any] | None = None
+    mediator: dict[str, Any] | None = None
     if delivery.primary:
         tx_status = _transaction_status(status, attempt)
         if attempt.status is not None:
             answer = attempt.status if attempt.reply is None else attempt.reply.response.status
             response = {"status": answer, "body": kept}
+        if attempt.reply is not None:
+            mediator = stored_reply_fields(attempt.reply, reported)
     # append_orchestration locks the transaction row, so the check below sees any secondary that gave
     # up while the primary was queued (mark_secondary_failure leaves Pending Async alone).
     *earlier, last = docs
     for doc in earlier:
         transactions.append_orchestration(session, tx_id, doc)
-    transactions.append_orchestration(session, tx_id, last, status=tx_status, response=response)
+    transactions.append_orchestration(
+        session, tx_id, last, status=tx_status, response=response, mediator=mediator
+    )
     if not delivery.primary:
         if status is not DeliveryStatus.DELIVERED:
             transactions.mark_secondary_failure(session, tx_id)

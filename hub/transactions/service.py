@@ -228,12 +228,16 @@ def append_orchestration(
     *,
     status: Status | None = None,
     response: dict[str, Any] | None = None,
+    mediator: dict[str, Any] | None = None,
 ) -> None:
-    """Add an orchestration (e.g. a queued delivery's outcome) and optionally settle the status."""
+    """Add an orchestration (e.g. a queued delivery's outcome) and optionally settle the status;
+    ``mediator``: the fields a mediator's reply sets (``mediator_urn``, ``properties``, ``error``)."""
     row = session.get(Transaction, transaction_id, with_for_update=True)
     if row is None:
         return
     row.orchestrations = [*row.orchestrations, orchestration]
+    for name, value in (mediator or {}).items():
+        setattr(row, name, value)
     if status is not None:
         row.status = status
         row.finished_at = utcnow()

@@ -96,3 +96,31 @@ def test_channels_match_the_decoded_path(make_hub, upstream, upstream_log):
     assert spaced.status_code == 200
     assert smuggled.status_code == 404, "an encoded slash is a slash to the pattern"
     assert [seen["path"] for seen in upstream_log()] == ["/docs/my%20file"]
+
+
+def test_a_header_on_several_lines_keeps_every_line(make_hub, wire: WireUpstream, upstream, upstream_log):
+    """An upstream's ``set-cookie`` lines each reach the client (they cannot be joined); the log and
+    the upstream get one field per name, its values joined as RFC 9110 allows."""
+    wire.answer(
+        "/lines",
+        http_response(
+            b"{}",
+            b"content-type: application/json",
+            b"set-cookie: a=1; Path=/",
+            b"set-cookie: b=2; Path=/",
+            b"x-multi: one",
+            b"x-multi: two",
+        ),
+    )
+    hub = start(make_hub, channel("lines", r"/lines", wire.url), channel("echo", r"/echo", upstream))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/lines")
+        echoed = c.get("/echo", headers=[("x-trace", "first"), ("x-trace", "second"), ("accept", "a/b")])
+    assert r.status_code == 200
+    assert r.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    assert r.headers.get_list("x-multi") == ["one", "two"]
+    stored = logged(hub, r).response_headers
+    assert (stored["set-cookie"], stored["x-multi"]) == ("***", "one, two")
+    assert echoed.status_code == 200
+    assert upstream_log()[0]["headers"]["x-trace"] == "first, second"
+    assert logged(hub, echoed).request_headers["x-trace"] == "first, second"

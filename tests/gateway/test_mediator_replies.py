@@ -92,6 +92,19 @@ def test_a_finished_call_never_stays_unsettled(make_hub, wire, reported, http_st
         assert transactions.recover_processing(session) == 0, "start-up recovery would fail a finished call"
 
 
+def test_a_mediator_header_given_as_a_list_is_a_line_each(make_hub, wire):
+    headers = {"set-cookie": ["a=1", "b=2"], "x-multi": ["one", None, 2], "content-type": "text/plain"}
+    wire.answer("/med/lines", mediator_reply(response={"status": 200, "headers": headers, "body": "ok"}))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/lines")
+    assert r.status_code == 200 and r.text == "ok"
+    assert r.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert r.headers.get_list("x-multi") == ["one", "2"]
+    stored = logged(hub, r).response_headers
+    assert (stored["set-cookie"], stored["x-multi"]) == ("***", "one, 2")
+
+
 def test_an_informational_status_for_the_client_is_an_invalid_mediator_reply(make_hub, wire):
     wire.answer("/med/informational", mediator_reply(http_status=101))
     hub = start(make_hub, wire)
@@ -118,8 +131,11 @@ def test_orchestrations_follow_the_channel_body_policy(make_hub, wire):
                     "Content-Type": "application/json",
                 },
                 "body": json.dumps({"nationalId": SECRET, "name": "A"}),
+                "params": {"nationalId": SECRET},
             },
             "response": {"status": 200, "headers": {"Set-Cookie": "session=abc"}, "body": big},
+            "error": {"message": "slow", "nationalId": SECRET},
+            "matched": [{"nationalId": SECRET, "score": 0.9}],
         },
         {
             "name": "document body",
@@ -149,6 +165,9 @@ def test_orchestrations_follow_the_channel_body_policy(make_hub, wire):
     assert lookup["request"]["headers"] == {"authorization": "***", "content-type": "application/json"}
     assert json.loads(lookup["request"]["body"]) == {"nationalId": "***", "name": "A"}
     assert lookup["response"]["headers"] == {"set-cookie": "***"}
+    assert lookup["request"]["params"] == {"nationalId": "***"} and lookup["request"]["path"] == "/patients"
+    assert lookup["error"] == {"message": "slow", "nationalId": "***"}
+    assert lookup["matched"] == [{"nationalId": "***", "score": 0.9}]
     assert lookup["response"]["body"] == big[:1000]
     assert json.loads(document["request"]["body"]) == {"patient": {"nationalId": "***"}}
     assert document["response"] == {"status": 204, "headers": {}}

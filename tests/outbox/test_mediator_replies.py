@@ -44,6 +44,8 @@ def mediator() -> Iterator[str]:
                         "headers": {"Content-Type": "application/json"},
                         "body": json.dumps({"nationalId": "SECRET-ID", "saved": True}),
                     },
+                    "properties": {"patient": {"nationalId": "SECRET-ID"}, "matched": True},
+                    "error": {"message": "partly saved", "nationalId": "SECRET-ID"},
                     "orchestrations": [
                         {
                             "name": "registry lookup",
@@ -118,6 +120,9 @@ def test_a_queued_primary_takes_the_mediators_status_response_and_orchestrations
     assert tx.response_status == 201, "the response inside the reply"
     assert json.loads(tx.response_body or "") == {"nationalId": "***", "saved": True}
     assert deliveries["mediator"].last_response == tx.response_body
+    assert tx.mediator_urn == "urn:mediator:outbox-test"
+    assert tx.properties == {"patient": {"nationalId": "***"}, "matched": True}
+    assert tx.error == {"message": str({"message": "partly saved", "nationalId": "***"})}
     ours, lookup = tx.orchestrations
     assert (ours["name"], ours["response"]["status"]) == ("mediator", 200)
     assert lookup["name"] == "registry lookup"
@@ -128,7 +133,9 @@ def test_a_queued_primary_takes_the_mediators_status_response_and_orchestrations
     }
     assert json.loads(lookup["request"]["body"]) == {"nationalId": "***", "visits": 2}
     assert json.loads(lookup["response"]["body"]) == {"nationalId": "***", "found": True}
-    kept = repr((tx.orchestrations, tx.response_body, deliveries["mediator"].last_response))
+    kept = repr(
+        (tx.orchestrations, tx.response_body, deliveries["mediator"].last_response, tx.properties, tx.error)
+    )
     assert not [s for s in SECRETS if s in kept], "the channel's body policy was not applied"
 
 
