@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -41,6 +42,16 @@ from hub.transactions.router import router as transactions_router
 log = logging.getLogger("hub")
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A request id the hub makes: 32 hex digits, a random prefix per process and a count (unique
+# without a call for random bytes per request).
+REQUEST_ID_PREFIX = os.urandom(8).hex()
+_request_numbers = itertools.count()
+
+
+def _new_request_id() -> str:
+    return f"{REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
+
+
 CHANNEL_REFRESH_S = 2.0
 
 
@@ -59,7 +70,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = incoming if SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        rid = (
+            incoming
+            if SAFE_REQUEST_ID.match(incoming)
+            else f"{REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
+        )
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

@@ -6,8 +6,10 @@ SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` so concurrent writers wait on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -89,6 +91,12 @@ CACHED_ROWS = 64  # Prepared keeps the SQL it built for up to this many rows
 MAX_VARIABLES = {"sqlite": SQLITE_MAX_VARIABLES, "postgresql": 65_535}
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    shared: list[Callable[[Any], Any] | None]  # the conversion of each shared value
+    converted: list[tuple[int, Callable[[Any], Any]]]  # (parameter, conversion) for a row's own values
+
+
 class Prepared:
     """A Core statement compiled once for ``engine`` and run on the DBAPI cursor, for the hottest writes.
 
@@ -114,22 +122,52 @@ class Prepared:
         if missing:
             raise ValueError(f"no value given for {sorted(missing)} in: {compiled.string}")
         self.sql = compiled.string
-        self._converters: list[Callable[[Any], Any] | None] = [
+        self.keys = tuple(keys)
+        converters: list[Callable[[Any], Any] | None] = [
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         ]
+        # each parameter: the position of its value in a row of ``keys``, and its conversion
+        self._bound = [(self.keys.index(name), f) for name, f in zip(names, converters, strict=True)]
+        picked = [k for k, _ in self._bound]
+        self._pick: Callable[[tuple[Any, ...]], Sequence[Any]] = (
+            itemgetter(*picked) if len(picked) > 1 else lambda row: [row[picked[0]]]
+        )
+        self._shapes: dict[int, _Shape] = {}
         self._names = names
         self._built: dict[tuple[Any, ...], str] = {}
         most = MAX_VARIABLES.get(dialect.name, SQLITE_MAX_VARIABLES)
         self._per_statement = max(1, most // max(1, len(names)))
 
-    def parameters(self, values: Mapping[str, Any]) -> list[Any]:
-        """``values`` by name, converted as SQLAlchemy would, in the statement's order."""
-        pairs = zip(self._names, self._converters, strict=True)
-        return [values[n] if f is None else f(values[n]) for n, f in pairs]
+    def rows(self, rows: Iterable[Sequence[Any]], shared: Sequence[Any] = ()) -> list[list[Any]]:
+        """The statement's parameters, converted as SQLAlchemy would, for rows given as their values
+        in ``keys`` order; the last ``len(shared)`` keys take the values ``shared`` in every row,
+        converted once."""
+        shape = self._shape(len(self.keys) - len(shared))
+        tail = tuple(f(v) if f is not None else v for v, f in zip(shared, shape.shared, strict=True))
+        pick, converted = self._pick, shape.converted
+        parameters = []
+        for row in rows:
+            values = list(pick((*row, *tail)))
+            for i, f in converted:
+                values[i] = f(values[i])
+            parameters.append(values)
+        return parameters
 
-    def insert_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert ``rows`` (the statement is ``INSERT … VALUES … RETURNING <integer key>``); their
-        keys in row order.
+    def _shape(self, width: int) -> _Shape:
+        """How rows whose first ``width`` keys vary are converted (built once per width)."""
+        shape = self._shapes.get(width)
+        if shape is None:
+            shared: list[Callable[[Any], Any] | None] = [None] * (len(self.keys) - width)
+            for k, f in self._bound:
+                if k >= width:
+                    shared[k - width] = f
+            converted = [(i, f) for i, (k, f) in enumerate(self._bound) if f is not None and k < width]
+            shape = self._shapes[width] = _Shape(shared, converted)
+        return shape
+
+    def insert_many(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Insert ``rows`` of parameters (:meth:`rows`; the statement is ``INSERT … VALUES …
+        RETURNING <integer key>``); their keys in row order.
 
         The new keys are consecutive on SQLite (each new row gets the largest rowid plus one) and
         end at ``last_insert_rowid()``; on PostgreSQL the sequence is drawn row by row in
@@ -148,8 +186,9 @@ class Prepared:
                     ids += sorted(r[0] for r in cursor.fetchall())
         return ids
 
-    def update_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the ``UPDATE … SET a = ?, … WHERE key = ?`` for every row, as ``UPDATE … FROM (VALUES …)``."""
+    def update_many(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Run the ``UPDATE … SET a = ?, … WHERE key = ?`` for every row of parameters (:meth:`rows`),
+        as ``UPDATE … FROM (VALUES …)``."""
         cursor = self._cursor(connection)
         for part in self._parts(rows):
             sql = self._statement("update", len(part))
@@ -159,9 +198,9 @@ class Prepared:
     def insert_after_update(
         self,
         connection: Connection,
-        rows: Sequence[Mapping[str, Any]],
+        rows: Sequence[Sequence[Any]],
         update: Prepared,
-        update_rows: Sequence[Mapping[str, Any]],
+        update_rows: Sequence[Sequence[Any]],
     ) -> list[int] | None:
         """PostgreSQL: :meth:`insert_many` of ``rows`` and ``update``'s :meth:`update_many` of
         ``update_rows`` as one ``WITH updated AS (UPDATE …) INSERT … RETURNING`` (or either
@@ -179,8 +218,8 @@ class Prepared:
             sql = _numbered(f"WITH updated AS ({parts[0]}) {parts[1]}" if len(parts) == 2 else parts[0])
             if len(rows) + len(update_rows) <= CACHED_ROWS:
                 self._built[key] = sql
-        parameters = [v for r in update_rows for v in update.parameters(r)]
-        parameters += [v for r in rows for v in self.parameters(r)]
+        parameters = [v for r in update_rows for v in r]
+        parameters += [v for r in rows for v in r]
         cursor = self._cursor(connection)
         with self._wrapped(sql, parameters):
             cursor.execute(sql, parameters)
@@ -195,11 +234,10 @@ class Prepared:
             return self.dialect.loaded_dbapi.RawCursor(dbapi_connection)
         return dbapi_connection.cursor()
 
-    def _parts(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[list[Any]]]:
-        """The rows' parameters, in slices that keep a statement within the driver's bound values."""
-        parameters = [self.parameters(r) for r in rows]
-        for start in range(0, len(parameters), self._per_statement):
-            yield parameters[start : start + self._per_statement]
+    def _parts(self, rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+        """The rows, in slices that keep a statement within the driver's bound values."""
+        for start in range(0, len(rows), self._per_statement):
+            yield rows[start : start + self._per_statement]
 
     def _statement(self, kind: str, n: int) -> str:
         """The SQL for ``n`` rows, as the cursor of :meth:`_cursor` takes it; built once per size

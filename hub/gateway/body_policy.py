@@ -41,7 +41,12 @@ def stored_headers(
     """Headers (a mapping, or lines) as stored: one field per lower-case name (a name sent on
     several lines joined, :func:`combined`), secrets and configured headers masked."""
     hidden = _hidden(tuple(policy.redact_headers)) if policy.redact_headers else ALWAYS_REDACTED
-    fields = combined(headers.items() if isinstance(headers, Mapping) else headers)
+    if type(headers) is dict:  # a name once each: only the case of names can differ
+        fields = {k.lower(): v for k, v in headers.items()}
+        if len(fields) < len(headers):
+            fields = combined(headers.items())
+    else:
+        fields = combined(headers.items() if isinstance(headers, Mapping) else headers)
     for name in hidden.intersection(fields):
         fields[name] = MASK
     return fields

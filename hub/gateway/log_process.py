@@ -47,7 +47,7 @@ class Close:
 
     transaction_id: int
     closing: transactions.Closing
-    started: datetime
+    started: int  # the open's start time, as the writer answered it: micros()
     deliveries: list[DeliverySpec]
 
 
@@ -74,16 +74,12 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-def from_micros(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
 def encode(write: Write) -> tuple[Any, ...]:
     if isinstance(write, transactions.Opening):
         return _opening_fields(write)
     closing = write.closing
     status = closing.status.value
-    return (write.transaction_id, micros(write.started), status, _closing_fields(closing), write.deliveries)
+    return (write.transaction_id, write.started, status, _closing_fields(closing), write.deliveries)
 
 
 def decode(fields: tuple[Any, ...]) -> Write:
@@ -91,7 +87,7 @@ def decode(fields: tuple[Any, ...]) -> Write:
         return transactions.Opening(*fields)
     transaction_id, started, status, rest, deliveries = fields
     closing = transactions.Closing(Status(status), *rest)
-    return Close(transaction_id, closing, from_micros(started), deliveries)
+    return Close(transaction_id, closing, started, deliveries)
 
 
 def frame(message: Any) -> bytes:
@@ -195,8 +191,7 @@ class GroupCommitter:
         try:
             connection = self._connection = self._connection or self.db.engine.connect()
             now = utcnow()
-            opens = [transactions.opening_row(w, now) for w in group if isinstance(w, transactions.Opening)]
-            closes = [_closing_row(w, now) for w in group if isinstance(w, Close)]
+            opens, closes = self._parameters(group, now)
             raw = connection.connection.dbapi_connection
             raw.autocommit = True
             try:
@@ -219,24 +214,36 @@ class GroupCommitter:
         _discard(self._connection)
         self._connection = None
 
+    def _parameters(self, writes: list[Write], now: datetime) -> tuple[list[list[Any]], list[list[Any]]]:
+        """The parameters of the group's opens and of its closes."""
+        opens = self._open.rows(
+            (transactions.opening_values(w) for w in writes if isinstance(w, transactions.Opening)),
+            transactions.opening_shared(now),
+        )
+        finished = micros(now)
+        closes = self._close.rows(
+            (
+                transactions.closing_values(w.transaction_id, w.closing, (finished - w.started) / 1000)
+                for w in writes
+                if isinstance(w, Close)
+            ),
+            transactions.closing_shared(now),
+        )
+        return opens, closes
+
     def _apply(self, connection: Connection, writes: list[Write]) -> list[Any]:
         now = utcnow()
-        opens = [transactions.opening_row(w, now) for w in writes if isinstance(w, transactions.Opening)]
+        opens, closes = self._parameters(writes, now)
         ids = self._open.insert_many(connection, opens) if opens else []
-        closes = [w for w in writes if isinstance(w, Close)]
         if closes:
-            self._close.update_many(connection, [_closing_row(c, now) for c in closes])
-            queued = [c for c in closes if c.deliveries]
+            self._close.update_many(connection, closes)
+            queued = [w for w in writes if isinstance(w, Close) and w.deliveries]
             if queued:
                 # A session joined to the connection's transaction: the group's commit covers it.
                 with Session(bind=connection) as session:
                     for c in queued:
                         enqueue(session, transaction_id=c.transaction_id, deliveries=c.deliveries)
         return _results(writes, ids, now)
-
-
-def _closing_row(close: Close, now: datetime) -> dict[str, Any]:
-    return transactions.closing_row(close.transaction_id, close.closing, close.started, now)
 
 
 def _results(writes: list[Write], ids: list[int], now: datetime) -> list[Any]:

@@ -20,7 +20,6 @@ import asyncio
 import multiprocessing
 import socket
 import threading
-from datetime import datetime
 from itertools import count
 from multiprocessing.process import BaseProcess
 from typing import Any, cast
@@ -28,7 +27,7 @@ from typing import Any, cast
 from hub.db.session import Database
 from hub.errors import HubError
 from hub.gateway import log_process
-from hub.gateway.log_process import Close, Frames, Write, encode, frame, from_micros
+from hub.gateway.log_process import Close, Frames, Write, encode, frame
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
 
@@ -152,16 +151,17 @@ class LogWriter:
             theirs.close()  # the process holds the only other end: either side's exit shows up as EOF
             self._process, self._socket = process, ours
 
-    async def open(self, opening: transactions.Opening) -> tuple[int, datetime]:
-        """Commit the Processing row; its id and start time."""
-        transaction_id, started = await self._submit(opening)
-        return transaction_id, from_micros(started)
+    async def open(self, opening: transactions.Opening) -> tuple[int, int]:
+        """Commit the Processing row; its id and start time, in microseconds since the epoch
+        (``log_process.micros``), which :meth:`close` takes back."""
+        opened: tuple[int, int] = await self._submit(opening)
+        return opened
 
     async def close(
         self,
         transaction_id: int,
         closing: transactions.Closing,
-        started: datetime,
+        started: int,
         deliveries: list[DeliverySpec],
     ) -> None:
         """Commit the outcome and the outbox deliveries in one DB transaction."""

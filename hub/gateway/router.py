@@ -87,6 +87,16 @@ async def read_body(request: Request, cap: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers, one field per name (ASGI gives them lower-cased): a name sent on
+    several lines has its values joined (:func:`combined`)."""
+    lines = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in lines}
+    if len(headers) < len(lines):
+        return combined((k.decode("latin-1"), v.decode("latin-1")) for k, v in lines)
+    return headers
+
+
 def url_path(scope: Scope) -> str:
     """The request's decoded path as ``Request.url.path`` gives it, without building the whole URL:
     what channel patterns are matched against."""
@@ -157,7 +167,7 @@ async def gateway(request: Request) -> Response:
         request.method,
         raw_url_path(scope),
         scope["query_string"].decode(),
-        combined((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        request_headers(scope),
         body,
         request_id.get() or "",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, insert, literal_column, select, update
@@ -63,31 +64,42 @@ TRANSACTIONS = Transaction.__table__
 OPEN = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id)
 OPEN_COLUMNS = (*Opening.__slots__, "status", "started_at", "orchestrations", "properties", "bodies_culled")
 CLOSE = update(TRANSACTIONS).where(TRANSACTIONS.c.id == bindparam("transaction_id"))
-CLOSE_COLUMNS = (*Closing.__slots__, "finished_at", "duration_ms", "transaction_id")
+CLOSE_COLUMNS = (*Closing.__slots__, "duration_ms", "transaction_id", "finished_at")
+
+# The values of a row in the order of the columns above; the last ones (from the moment of the
+# write) are the same for every row a group writes.
+_opening_values = attrgetter(*Opening.__slots__)
+_closing_values = attrgetter(*Closing.__slots__)
+
+
+def opening_values(opening: Opening) -> tuple[Any, ...]:
+    return _opening_values(opening)
+
+
+def opening_shared(started: datetime) -> tuple[Any, ...]:
+    return (Status.PROCESSING, started, [], {}, False)
+
+
+def closing_values(transaction_id: int, closing: Closing, duration_ms: float) -> tuple[Any, ...]:
+    return (*_closing_values(closing), duration_ms, transaction_id)
+
+
+def closing_shared(finished: datetime) -> tuple[Any, ...]:
+    return (finished,)
 
 
 def opening_row(opening: Opening, started: datetime) -> dict[str, Any]:
     """The values of the Processing row, for :data:`OPEN`."""
-    return {
-        **{k: getattr(opening, k) for k in Opening.__slots__},
-        "status": Status.PROCESSING,
-        "started_at": started,
-        "orchestrations": [],
-        "properties": {},
-        "bodies_culled": False,
-    }
+    return dict(zip(OPEN_COLUMNS, (*opening_values(opening), *opening_shared(started)), strict=True))
 
 
 def closing_row(
     transaction_id: int, closing: Closing, started: datetime, finished: datetime
 ) -> dict[str, Any]:
     """The values that record an outcome, for :data:`CLOSE`."""
-    return {
-        **{k: getattr(closing, k) for k in Closing.__slots__},
-        "finished_at": finished,
-        "duration_ms": (finished - started).total_seconds() * 1000,
-        "transaction_id": transaction_id,
-    }
+    duration_ms = (finished - started).total_seconds() * 1000
+    values = (*closing_values(transaction_id, closing, duration_ms), *closing_shared(finished))
+    return dict(zip(CLOSE_COLUMNS, values, strict=True))
 
 
 def open_transaction(session: Session, opening: Opening) -> tuple[int, datetime]:

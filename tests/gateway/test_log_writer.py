@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
-from hub.gateway.log_process import GroupCommitter, writer_database
+from hub.gateway.log_process import GroupCommitter, micros, writer_database
 from hub.gateway.log_writer import LogUnavailable, LogWriter
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
@@ -106,7 +106,7 @@ def test_a_refused_close_fails_only_its_own_request(db: Database) -> None:
     spec = DeliverySpec("second", "POST", "http://127.0.0.1:9/x", {}, b"{}", 5.0, 3)
 
     async def scenario(writer: LogWriter) -> list[Any]:
-        started = utcnow()
+        started = micros(utcnow())
         writes = [
             writer.open(opening("ok-1")),
             writer.close(MISSING_TRANSACTION, CLOSING, started, [spec]),
@@ -137,13 +137,13 @@ def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) 
     opens._per_statement = closes._per_statement = 3  # 7 rows: statements of 3, 3 and 1
     now = utcnow()
     with engine.begin() as connection:
-        rows = [transactions.opening_row(opening(f"r{n}"), now) for n in range(7)]
-        ids = opens.insert_many(connection, rows)
+        rows = [transactions.opening_values(opening(f"r{n}")) for n in range(7)]
+        ids = opens.insert_many(connection, opens.rows(rows, transactions.opening_shared(now)))
         closing = [
-            transactions.closing_row(tx_id, replace(CLOSING, response_status=200 + n), now, now)
+            transactions.closing_values(tx_id, replace(CLOSING, response_status=200 + n), 0.0)
             for n, tx_id in enumerate(ids)
         ]
-        closes.update_many(connection, closing)
+        closes.update_many(connection, closes.rows(closing, transactions.closing_shared(now)))
     positional.dispose()
     with db.session() as session:
         stored = {r.id: r for r in session.scalars(select(Transaction))}
