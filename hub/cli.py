@@ -6,6 +6,8 @@ hub worker                        run a standalone outbox worker
 hub client add partner-1 --role partner --password-env P1_PASSWORD
 hub transactions list --status Failed
 hub transactions rerun 42 43      or  --status Failed --channel dhis2
+
+The list commands take ``--json`` (one JSON array, the admin API's shapes) for scripts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from rich.table import Table
 from hub import logs
 from hub.auth.service import create_user, issue_token
 from hub.channels import service as channel_service
-from hub.cli_db import configured_database, session_scope
+from hub.cli_db import HubGroup, configured_database, session_scope
 from hub.clients import service as client_service
 from hub.clients.schemas import ClientIn
 from hub.db import migrate
@@ -32,18 +34,29 @@ from hub.dhis2.cli import dhis2
 from hub.errors import HubError
 from hub.outbox.cli import outbox, worker
 from hub.pipelines.cli import run
-from hub.settings import Settings, get_settings
+from hub.settings import ConfigError, Settings, get_settings
 from hub.transactions import retention
 from hub.transactions import service as transactions
 from terminology.cli import terminology
 
 console = Console()
 
+json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
 
-@click.group()
+
+def _print_json(rows: list[Any]) -> None:
+    click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+
+
+@click.group(cls=HubGroup)
 def main() -> None:
     """Health interoperability hub."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigError:
+        # Said in one line by the command that needs the settings; `--help` still works.
+        logs.configure()
+        return
     logs.configure(settings.log_format, settings.log_level)
 
 
@@ -110,11 +123,14 @@ def db_upgrade() -> None:
 
 
 @db.command("current")
-def db_current() -> None:
+@click.option("--check", is_flag=True, help="exit 1 when migrations are pending (scripts, init containers)")
+def db_current(check: bool) -> None:
     """Show the schema revision and whether it is current."""
     with configured_database() as database:
         message = migrate.pending_message(database.engine)
-    console.print(message or f"up to date at {', '.join(sorted(migrate.head_revisions()))}")
+    click.echo(message or f"up to date at {', '.join(sorted(migrate.head_revisions()))}")
+    if message and check:
+        raise SystemExit(1)
 
 
 # -- users, clients, channels ------------------------------------------------------------------------
@@ -175,11 +191,28 @@ def client_add(
 
 
 @client.command("list")
-def client_list() -> None:
+@json_option
+def client_list(as_json: bool) -> None:
     """List clients."""
+    from hub.clients.schemas import ClientOut
+
     table = Table("clientID", "name", "roles", "password", "certificate", "enabled")
     with session_scope() as session:
-        for c in client_service.list_clients(session):
+        clients = client_service.list_clients(session)
+        if as_json:
+            _print_json(
+                [
+                    ClientOut.model_validate(
+                        {
+                            **{f: getattr(c, f) for f in ClientOut.model_fields if f != "has_password"},
+                            "has_password": bool(c.password_hash),
+                        }
+                    ).model_dump(mode="json")
+                    for c in clients
+                ]
+            )
+            return
+        for c in clients:
             table.add_row(
                 c.client_id,
                 c.name,
@@ -207,11 +240,16 @@ def channel() -> None:
 
 
 @channel.command("list")
-def channel_list() -> None:
+@json_option
+def channel_list(as_json: bool) -> None:
     """List channels, highest priority first."""
     table = Table("name", "pattern", "methods", "roles", "primary route", "enabled", "source")
     with session_scope() as session:
-        for c in channel_service.list_channels(session):
+        channels = channel_service.list_channels(session)
+        if as_json:
+            _print_json([channel_service.to_out(c).model_dump(mode="json") for c in channels])
+            return
+        for c in channels:
             primary = next((r for r in c.routes if r.get("primary")), {})
             table.add_row(
                 c.name,
@@ -242,11 +280,20 @@ def _filters(status: str | None, channel: str | None, client_id: str | None) -> 
 @click.option("--channel", default=None)
 @click.option("--client", "client_id", default=None)
 @click.option("--limit", default=50, show_default=True)
-def transactions_list(status: str | None, channel: str | None, client_id: str | None, limit: int) -> None:
+@json_option
+def transactions_list(
+    status: str | None, channel: str | None, client_id: str | None, limit: int, as_json: bool
+) -> None:
     """List transactions, newest first."""
+    from hub.transactions.schemas import TransactionSummary
+
     table = Table("id", "started", "status", "channel", "client", "method", "path", "HTTP", "ms")
     with session_scope() as session:
-        for tx in transactions.list_page(session, filters=_filters(status, channel, client_id), limit=limit):
+        page = transactions.list_page(session, filters=_filters(status, channel, client_id), limit=limit)
+        if as_json:
+            _print_json([TransactionSummary.model_validate(tx).model_dump(mode="json") for tx in page])
+            return
+        for tx in page:
             table.add_row(
                 str(tx.id),
                 tx.started_at.isoformat(timespec="seconds"),

@@ -4,14 +4,52 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
+from types import TracebackType
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import StatementError
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _STD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+# Loggers that would write request URLs (query strings may hold patient identifiers), statements or
+# their values at DEBUG: kept at WARNING whatever HUB_LOG_LEVEL says.
+QUIET = ("httpx", "httpcore", "alembic", "urllib3", "requests", "aiohttp", "sqlalchemy", "psycopg", "hpack")
+
+# PostgreSQL's DETAIL line repeats the offending values ("Key (client_id)=(NID-1) already exists").
+_DETAIL = re.compile(r"^\s*DETAIL:.*$", re.MULTILINE)
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def _hide_statement_values(exc: BaseException | None) -> bool:
+    """Make every SQLAlchemy error in ``exc``'s chain print without its bound values (bodies, hashes,
+    identifiers); True when there was one."""
+    found, seen = False, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, StatementError):
+            exc.hide_parameters = True
+            found = True
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def _safe_message(record: logging.LogRecord) -> str:
+    args = record.args if isinstance(record.args, tuple) else (record.args,) if record.args else ()
+    found = any(_hide_statement_values(a) for a in args if isinstance(a, BaseException))
+    message = record.getMessage()
+    return _DETAIL.sub("", message) if found else message
+
+
+def _safe_exception(formatter: logging.Formatter, exc_info: ExcInfo) -> str:
+    found = _hide_statement_values(exc_info[1])
+    text = formatter.formatException(exc_info)
+    return _DETAIL.sub("", text) if found else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,14 +58,14 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _safe_message(record),
         }
         rid = request_id.get()
         if rid:
             doc["request_id"] = rid
         doc.update({k: v for k, v in vars(record).items() if k not in _STD})
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = _safe_exception(self, record.exc_info)
         return orjson.dumps(doc, default=str).decode()
 
 
@@ -36,8 +74,8 @@ class ConsoleFormatter(logging.Formatter):
         extra = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STD)
         rid = request_id.get()
         head = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}"
-        line = f"{head} {'[' + rid + '] ' if rid else ''}{record.getMessage()} {extra}".rstrip()
-        return line + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+        line = f"{head} {'[' + rid + '] ' if rid else ''}{_safe_message(record)} {extra}".rstrip()
+        return line + ("\n" + _safe_exception(self, record.exc_info) if record.exc_info else "")
 
 
 def configure(fmt: str = "json", level: str = "INFO") -> None:
@@ -51,5 +89,5 @@ def configure(fmt: str = "json", level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    for quiet in ("httpx", "alembic"):
+    for quiet in QUIET:
         logging.getLogger(quiet).setLevel(logging.WARNING)

@@ -5,17 +5,22 @@ was opened (400, 401, 403, 404, 405, 413, 415, 429; the channel is "" when none 
 
 Counters live in one process-wide registry; gauges that describe shared state
 (outbox depth and age, mediator heartbeat age) are read from the DB at scrape time
-by collectors each module registers with :func:`register_gauges`.
+by readers the app lists (``app.state.gauges``). When the database cannot be read the scrape still
+answers, with the counters and ``hub_database_up 0`` in place of the DB gauges: a failed scrape would
+lose the counters too and look, to Prometheus, like the hub itself being down.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+log = logging.getLogger("hub.metrics")
 
 REGISTRY = CollectorRegistry()
 
@@ -50,8 +55,19 @@ class _Readers(Collector):
         self.readers = readers
 
     def collect(self) -> Iterable[Metric]:
+        families: list[Metric] = []
+        up = 1
         for reader in self.readers:
-            yield from reader()
+            try:
+                families.extend(reader())
+            except Exception as exc:  # a scrape must answer whatever the database does
+                up = 0
+                # The type only: a database error's text holds the statement and its values.
+                log.warning("a metrics gauge could not be read", extra={"error": type(exc).__name__})
+        yield from families
+        yield GaugeMetricFamily(
+            "hub_database_up", "1 when this scrape read the DB-derived gauges, 0 when it could not", value=up
+        )
 
 
 def exposition(readers: list[GaugeReader]) -> bytes:

@@ -13,10 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-key"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The YAML file's top-level keys that are not settings (read by hub.config_file and hub.dhis2.config).
+SECTIONS = frozenset({"clients", "channels", "dhis2"})
+
+
+class ConfigError(ValueError):
+    """The settings or the YAML file are wrong; the message is one line, fit for an operator."""
 
 
 def load_yaml(path: str | Path | None) -> dict[str, Any]:
@@ -35,7 +42,16 @@ class _YamlSource(PydanticBaseSettingsSource):
         raise NotImplementedError
 
     def __call__(self) -> dict[str, Any]:
-        data = load_yaml(os.environ.get("HUB_CONFIG"))
+        path = os.environ.get("HUB_CONFIG")
+        data = load_yaml(path)
+        # A misspelt key (``databse_url``) would otherwise be dropped without a word and the hub
+        # would run on the default instead (a SQLite file in the working directory).
+        unknown = sorted(str(k) for k in data if k not in Settings.model_fields and k not in SECTIONS)
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown top-level key(s) {', '.join(unknown)}; "
+                f"expected settings or {', '.join(sorted(SECTIONS))}"
+            )
         return {k: v for k, v in data.items() if k in Settings.model_fields}
 
 
@@ -50,7 +66,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5001
     log_format: Literal["json", "console"] = "json"
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
     admin_email: str | None = None
     admin_password: SecretStr | None = None
@@ -96,6 +112,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
@@ -111,5 +134,30 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once.
+
+    Raises :class:`ConfigError` with a one-line message (never the values given: a secret may be
+    among them) when a setting or the YAML file is wrong.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+    except ConfigError:
+        raise
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"cannot read the config file (HUB_CONFIG): {_one_line(exc)}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """A settings validation error in one line, naming each variable and never its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "HUB_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hub.auth import passwords
 from hub.auth.models import User
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE, Authenticator, user_principal
+from hub.auth.service import CHALLENGE, Authenticator, storable_name, user_principal
 from hub.db.base import utcnow
 from hub.errors import Unauthenticated
 
@@ -28,7 +28,7 @@ WINDOW = timedelta(seconds=10)
 
 def challenge(session: Session, email: str, secret: bytes) -> dict[str, str]:
     """The salt to hash the password with; unknown users get a stable fake salt (no enumeration)."""
-    user = session.scalar(select(User).where(User.email == email))
+    user = session.scalar(select(User).where(User.email == email)) if storable_name(email) else None
     salt = (
         user.legacy_salt
         if user and user.legacy_salt
@@ -52,6 +52,8 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
         raise Unauthenticated(
             "legacy token auth needs auth-username, auth-ts, auth-salt and auth-token", headers=CHALLENGE
         )
+    if not storable_name(email):
+        raise Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
     when = _parse_ts(ts)
     if when is None or abs(utcnow() - when) > WINDOW:
         raise Unauthenticated(

@@ -1,8 +1,9 @@
 """Authentication rules: Basic, bearer tokens, certificate fingerprints, lockout, bootstrap.
 
 Every check answers either a :class:`Principal` or raises :class:`Unauthenticated`
-(401) / :class:`TooManyRequests` (429, locked out). Authorisation (403) is the
-caller's: channels check roles, the admin API checks the ``admin`` group.
+(401) / :class:`TooManyRequests` (429, locked out) / :class:`Forbidden` (403, the right
+credentials of a disabled client). Other authorisation (403) is the caller's: channels
+check roles, the admin API checks the ``admin`` group.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import base64
 import binascii
 import contextlib
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy import Select, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.auth import passwords
@@ -26,9 +29,10 @@ from hub.auth.models import ApiToken, AuthLockout, Client, User
 from hub.auth.principal import Principal
 from hub.db.base import utcnow
 from hub.db.session import Database
-from hub.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthenticated
+from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="hub", Bearer'}
+MAX_NAME = 255  # clients.client_id and users.email are VARCHAR(255)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,19 @@ def parse_basic(header_value: str) -> tuple[str, str]:
     if not sep or not user:
         raise _unauthenticated("malformed Basic credentials")
     return user, password
+
+
+def storable_name(name: str) -> bool:
+    """Whether ``name`` could be a clientID or e-mail at all; other names are not looked up.
+
+    PostgreSQL refuses NUL in text and a lockout key longer than its column, which would turn a
+    bad credential into a 400 without a challenge (and no failure on record) instead of a 401.
+    """
+    return len(name) <= MAX_NAME and "\x00" not in name
+
+
+def _disabled(client: Client) -> Forbidden:
+    return Forbidden(f"client {client.client_id!r} is disabled")
 
 
 def client_principal(client: Client, via: str) -> Principal:
@@ -77,14 +94,32 @@ def check_lockout(session: Session, principal_key: str) -> bool:
     return row is not None
 
 
+def _lockout_row(session: Session, principal_key: str) -> AuthLockout:
+    """The key's counter, made if missing, and locked: concurrent failures (of several replicas)
+    each count. A counter cleared meanwhile by a success is made again."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    locked = (
+        select(AuthLockout)
+        .where(AuthLockout.principal == principal_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    while True:
+        session.execute(
+            insert(AuthLockout)
+            .values(principal=principal_key, failures=0, last_failure_at=utcnow())
+            .on_conflict_do_nothing(index_elements=[AuthLockout.principal])
+        )
+        row = session.scalars(locked).one_or_none()
+        if row is not None:
+            return row
+
+
 def record_failure(session: Session, principal_key: str, policy: LockoutPolicy) -> None:
     """Count one failure; lock the principal when the count reaches the limit within the window."""
     now = utcnow()
     window = timedelta(seconds=policy.lockout_s)
-    row = session.get(AuthLockout, principal_key)
-    if row is None:
-        row = AuthLockout(principal=principal_key, failures=0, last_failure_at=now)
-        session.add(row)
+    row = _lockout_row(session, principal_key)
     if now - row.last_failure_at > window:
         row.failures = 0
     row.failures += 1
@@ -92,6 +127,35 @@ def record_failure(session: Session, principal_key: str, policy: LockoutPolicy) 
     if row.failures >= policy.max_failures:
         row.locked_until = now + window
     session.flush()
+
+
+class _Turns:
+    """One password check at a time per name, in this process.
+
+    Checked side by side, every guess sent at once would pass the lockout check before the
+    first failure is on record, and the limit would cap nothing. In turn, each sees the
+    failures of the one before it; a correct credential checked meanwhile is found in the cache.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._turns: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock, waiting = self._turns.get(name) or (threading.Lock(), 0)
+            self._turns[name] = (lock, waiting + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, waiting = self._turns[name]
+                if waiting == 1:
+                    del self._turns[name]
+                else:
+                    self._turns[name] = (lock, waiting - 1)
 
 
 def clear_failures(session: Session, principal_key: str) -> None:
@@ -112,6 +176,7 @@ class Authenticator:
         self.cache = cache
         self.policy = policy
         self.verifying: dict[bytes, asyncio.Future[Principal]] = {}
+        self._turns = _Turns()
 
     async def checked(self, scheme: str, credential: str, check: Callable[[str], Principal]) -> Principal:
         """A cached principal without leaving the event loop; otherwise the blocking ``check`` in a thread.
@@ -165,24 +230,31 @@ class Authenticator:
         if cached is not None:
             return cached
         name, password = parse_basic(credential)
+        if not storable_name(name):
+            passwords.verify_password(None, password)  # as long as for a name that exists
+            raise _unauthenticated()
         key = f"{kind}:{name}"
-        with self.db.session() as session:
-            had_failures = check_lockout(session, key)
-            if kind == "client":
-                client = session.scalar(select(Client).where(Client.client_id == name))
-                stored, candidate = (
-                    client.password_hash if client else None,
-                    client_principal(client, "basic") if client and client.enabled else None,
-                )
-            else:
-                user = session.scalar(select(User).where(User.email == name))
-                stored, candidate = (
-                    user.password_hash if user else None,
-                    user_principal(user, "basic") if user else None,
-                )
-        # argon2 takes ~0.5 s by design: never while a DB transaction (on SQLite, the write lock) is open
-        principal = candidate if passwords.verify_password(stored, password) else None
-        principal = self._settle(key, principal, had_failures)
+        with self._turns(key):
+            cached = self.cache.get(f"basic-{kind}", credential)  # proved while this one waited
+            if cached is not None:
+                return cached
+            disabled: Client | None = None
+            with self.db.session() as session:
+                had_failures = check_lockout(session, key)
+                if kind == "client":
+                    client = session.scalar(select(Client).where(Client.client_id == name))
+                    stored = client.password_hash if client else None
+                    candidate = client_principal(client, "basic") if client else None
+                    disabled = client if client and not client.enabled else None
+                else:
+                    user = session.scalar(select(User).where(User.email == name))
+                    stored = user.password_hash if user else None
+                    candidate = user_principal(user, "basic") if user else None
+            # argon2 takes ~0.5 s by design: never while a DB transaction (on SQLite, the write lock) is open
+            principal = candidate if passwords.verify_password(stored, password) else None
+            principal = self._settle(key, principal, had_failures)
+        if disabled is not None:  # the right password: refused, but not a failure
+            raise _disabled(disabled)
         self.cache.put(f"basic-{kind}", credential, principal)
         return principal
 
@@ -205,12 +277,14 @@ class Authenticator:
             principal: Principal | None = None
             if row.client_pk is not None:
                 client = session.get(Client, row.client_pk)
-                principal = client_principal(client, "token") if client and client.enabled else None
+                if client is not None and not client.enabled:
+                    raise _disabled(client)
+                principal = client_principal(client, "token") if client else None
             elif row.user_pk is not None:
                 user = session.get(User, row.user_pk)
                 principal = user_principal(user, "token") if user else None
         if principal is None:
-            raise _unauthenticated("token owner is disabled or gone")
+            raise _unauthenticated("token owner is gone")
         self.cache.put("bearer", token, principal)
         return principal
 
@@ -222,7 +296,9 @@ class Authenticator:
             return cached
         with self.db.session() as session:
             client = session.scalar(select(Client).where(Client.cert_fingerprint == fingerprint))
-            principal = client_principal(client, "certificate") if client and client.enabled else None
+            if client is not None and not client.enabled:
+                raise _disabled(client)
+            principal = client_principal(client, "certificate") if client else None
         if principal is None:
             raise _unauthenticated("client certificate not recognised")
         self.cache.put("cert", fingerprint, principal)
@@ -230,8 +306,23 @@ class Authenticator:
 
 
 def normalise_fingerprint(fingerprint: str) -> str:
-    """``AB:CD:...`` or ``abcd...`` → lower-case hex without separators."""
-    return fingerprint.replace(":", "").strip().lower()
+    """``AB:CD:...``, ``ab cd ...`` or ``abcd...`` → lower-case hex without separators."""
+    return "".join(fingerprint.replace(":", "").split()).lower()
+
+
+def sha256_fingerprint(fingerprint: str) -> str:
+    """The normalised fingerprint; ``ValueError`` unless it is a SHA-256 (64 hex digits).
+
+    The hub compares against the SHA-256 of the certificate, so anything else (a SHA-1
+    fingerprint as OpenHIM and many tools show, a typo) would be stored and never match.
+    """
+    normalised = normalise_fingerprint(fingerprint)
+    if len(normalised) != 64 or any(c not in "0123456789abcdef" for c in normalised):
+        raise ValueError(
+            "cert_fingerprint must be the certificate's SHA-256 fingerprint: 64 hex digits, "
+            "colons allowed (openssl x509 -noout -fingerprint -sha256)"
+        )
+    return normalised
 
 
 # -- tokens and bootstrap ----------------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.api.fields import UtcTimestamp
 from hub.auth.models import ApiToken
+from hub.auth.service import sha256_fingerprint
 
 
 class ClientIn(BaseModel):
@@ -21,15 +22,25 @@ class ClientIn(BaseModel):
         default_factory=list, description="DHIS2 org unit subtrees it may report for"
     )
 
+    @field_validator("cert_fingerprint")
+    @classmethod
+    def _sha256(cls, value: str | None) -> str | None:
+        return sha256_fingerprint(value) if value else None
+
 
 class ClientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
     roles: list[str] | None = None
     password: str | None = Field(None, min_length=8)
-    cert_fingerprint: str | None = None
+    cert_fingerprint: str | None = Field(None, description="SHA-256 of the client certificate; '' removes it")
     org_units: list[str] | None = None
     enabled: bool | None = None
+
+    @field_validator("cert_fingerprint")
+    @classmethod
+    def _sha256(cls, value: str | None) -> str | None:
+        return sha256_fingerprint(value) if value else value
 
 
 class ClientOut(BaseModel):

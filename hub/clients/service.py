@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.auth.models import Client
 from hub.auth.passwords import hash_password
-from hub.auth.service import normalise_fingerprint
+from hub.auth.service import normalise_fingerprint, sha256_fingerprint
 from hub.clients.schemas import ClientIn, ClientPatch
 from hub.errors import Conflict, NotFound
 
@@ -89,9 +89,12 @@ def upsert_from_config(session: Session, *, config: ClientConfig, password: str 
         client = Client(client_id=config.client_id, source="config")
         session.add(client)
     client.name, client.roles, client.org_units = config.name, config.roles, config.org_units
-    client.cert_fingerprint = (
-        normalise_fingerprint(config.cert_fingerprint) if config.cert_fingerprint else None
-    )
+    try:
+        client.cert_fingerprint = (
+            sha256_fingerprint(config.cert_fingerprint) if config.cert_fingerprint else None
+        )
+    except ValueError as exc:
+        raise ValueError(f"client {config.client_id!r}: {exc}") from exc
     if password is not None:
         client.password_hash = hash_password(password)
     elif config.password_hash:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.transactions.models import Status
 from hub.transactions.service import FINAL, status_for
@@ -65,9 +65,14 @@ class Orchestration(BaseModel):
 
 
 class MediatorResponse(BaseModel):
+    """A mediator's answer. OpenHIM core needs only ``response``: a mediator that leaves out its urn
+    (the Java mediator engine does when it cannot read its own) or its ``status`` (optional in
+    OpenHIM's mediator spec) still answers; without a status the transaction takes the one the
+    HTTP status implies, as OpenHIM derives it."""
+
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    urn: str = Field(alias="x-mediator-urn")
-    status: Status
+    urn: str | None = Field(None, alias="x-mediator-urn")
+    status: Status = None  # type: ignore[assignment]  # filled from the HTTP status when left out
     response: MediatorHttpResponse
     orchestrations: list[Orchestration] = Field(default_factory=list)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -79,6 +84,19 @@ class MediatorResponse(BaseModel):
         if response.status < 200:
             raise ValueError(f"the client's response needs a final HTTP status, not {response.status}")
         return response
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_status_is_no_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "status" in data and data["status"] is None:
+            return {k: v for k, v in data.items() if k != "status"}
+        return data
+
+    @model_validator(mode="after")
+    def _derived_status(self) -> MediatorResponse:
+        if self.status is None:
+            self.status = status_for(self.response.status)
+        return self
 
     @property
     def transaction_status(self) -> Status:

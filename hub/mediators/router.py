@@ -8,6 +8,7 @@ are left out of answers, as OpenHIM core (MongoDB) leaves them out.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Response, status
@@ -32,6 +33,8 @@ HEARTBEAT = TypeAdapter(HeartbeatIn)
 CONFIG = TypeAdapter(dict[str, Any])
 CHANNEL_NAMES = TypeAdapter(list[str] | None)
 
+_STARTED = time.monotonic()  # this module loads as the process builds its app
+
 
 def _parse(adapter: TypeAdapter[T], body: Any) -> T:
     try:
@@ -45,6 +48,21 @@ def _parse(adapter: TypeAdapter[T], body: Any) -> T:
 @router.get("/authenticate/{user}", summary="OpenHIM legacy token auth: the salt and server time")
 def authenticate(user: str, session: SessionDep, runtime: RuntimeDep) -> dict[str, str]:
     return legacy.challenge(session, user, runtime.settings.secret_key.get_secret_value().encode())
+
+
+@router.get(
+    "/heartbeat",
+    summary="OpenHIM core's uptime check: this process's uptime and each mediator's, null when silent",
+)
+def core_heartbeat(session: SessionDep) -> dict[str, Any]:
+    """Public, as in OpenHIM core (its console and container health checks call it without
+    credentials): ``master`` is seconds up, ``mediators`` maps each urn to the uptime its last
+    heartbeat reported, or null when none came within the last minute; ``now`` is epoch ms."""
+    return {
+        "master": time.monotonic() - _STARTED,
+        "mediators": service.uptimes(session),
+        "now": int(time.time() * 1000),
+    }
 
 
 @router.get(

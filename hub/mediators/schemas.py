@@ -124,9 +124,18 @@ class MediatorIn(_MediatorFields):
         semver_key(value)
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_defs_are_no_defs(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in ("configDefs", "config_defs") and v is None)}
+        return data
+
     @model_validator(mode="after")
     def _config_fits_defs(self) -> MediatorIn:
-        if self.config is not None:
+        # As OpenHIM core: a config is checked against the configDefs sent with it; a mediator that sends
+        # no configDefs at all registers its config as it is (an empty list still describes no params).
+        if self.config is not None and "config_defs" in self.model_fields_set:
             check_config(self.config_defs, self.config)
         return self
 
@@ -245,3 +254,26 @@ def restore_passwords(defs: list[ConfigDef], incoming: dict[str, Any], stored: d
             incoming[d.param] = [restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
         else:
             incoming[d.param] = restored(d, new, old)
+
+
+def unrestored_masks(defs: list[ConfigDef], config: dict[str, Any], prefix: str = "") -> list[str]:
+    """The password params (``db.password``, ``keys[2]``) still holding MASK after
+    :func:`restore_passwords`: a mask with no stored secret behind it, which must not become the password."""
+    found: list[str] = []
+
+    def visit(name: str, d: ConfigDef, value: Any) -> None:
+        if d.type == "password" and value == MASK:
+            found.append(name)
+        elif d.type == "struct" and isinstance(value, dict):
+            found.extend(unrestored_masks(d.template or [], value, f"{name}."))
+
+    for d in defs:
+        if d.param not in config:
+            continue
+        value, name = config[d.param], prefix + d.param
+        if d.array and isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(f"{name}[{i}]", d, item)
+        else:
+            visit(name, d, value)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -18,10 +19,11 @@ from hub.channels.models import Channel
 from hub.channels.schemas import ChannelSpec
 from hub.db.base import utcnow
 from hub.db.session import Database
-from hub.errors import BadRequest, NotFound
+from hub.errors import BadRequest, Conflict, NotFound
 from hub.mediators.models import Mediator
 from hub.mediators.schemas import (
     CHANNEL_SOURCE_PREFIX,
+    MASK,
     ConfigDef,
     HeartbeatIn,
     MediatorIn,
@@ -33,6 +35,7 @@ from hub.mediators.schemas import (
     mask_passwords,
     restore_passwords,
     semver_key,
+    unrestored_masks,
 )
 from hub.metrics import GaugeReader
 
@@ -61,6 +64,21 @@ def to_out(mediator: Mediator) -> MediatorOut:
 
 def list_mediators(session: Session) -> list[Mediator]:
     return list(session.scalars(select(Mediator).order_by(Mediator.urn)))
+
+
+ALIVE = timedelta(seconds=60)  # OpenHIM core counts a mediator up when it beat within the last minute
+
+
+def uptimes(session: Session) -> dict[str, float | None]:
+    """Each mediator's last reported uptime, or None when it has not beaten within :data:`ALIVE`."""
+    now = utcnow()
+    rows = session.execute(
+        select(Mediator.urn, Mediator.last_heartbeat_at, Mediator.uptime_s).order_by(Mediator.urn)
+    ).all()
+    return {
+        urn: uptime if last is not None and uptime is not None and now - last <= ALIVE else None
+        for urn, last, uptime in rows
+    }
 
 
 def get(session: Session, urn: str, *, for_update: bool = False) -> Mediator:
@@ -152,6 +170,12 @@ def set_config(session: Session, *, urn: str, config: dict[str, Any]) -> Mediato
         check_config(defs, config)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
+    masked = unrestored_masks(defs, config)
+    if masked:
+        raise BadRequest(
+            f"password param(s) {', '.join(masked)} hold the mask {MASK!r} but no stored password is "
+            "there to keep: send the password itself"
+        )
     mediator.config = config
     mediator.config_pending = True
     session.flush()
@@ -225,6 +249,17 @@ def install_channels(session: Session, *, urn: str, names: list[str], actor: str
     # Convert all before writing any, so one bad channel installs none.
     specs = [to_channel_spec(OpenHIMChannel.model_validate(available[n])) for n in wanted]
     source = CHANNEL_SOURCE_PREFIX + urn
+    # Reinstalling updates this mediator's own channels in place; a channel of that name that an admin,
+    # the config file or another mediator made is not this mediator's to overwrite (OpenHIM core refuses
+    # a duplicate name too).
+    foreign = session.execute(
+        select(Channel.name, Channel.source)
+        .where(Channel.name.in_([s.name for s in specs]), Channel.source != source)
+        .order_by(Channel.name)
+    ).all()
+    if foreign:
+        owners = ", ".join(f"{name!r} (source {owner})" for name, owner in foreign)
+        raise Conflict(f"channels of the same name exist and were not installed by {urn}: {owners}")
     return [channel_service.upsert(session, spec=spec, actor=actor, source=source) for spec in specs]
 
 

@@ -13,18 +13,19 @@ from __future__ import annotations
 import signal
 
 import click
+import orjson
 from rich.console import Console
 from rich.table import Table
 
 from hub import logs
-from hub.cli_db import configured_database
+from hub.cli_db import HubGroup, configured_database
 from hub.db import migrate
 from hub.errors import HubError
 from hub.outbox import service
 from hub.outbox.models import DeliveryStatus
 from hub.outbox.service import RETRYABLE
 from hub.outbox.worker import DEFAULT_CONCURRENCY, Worker
-from hub.settings import get_settings
+from hub.settings import ConfigError, get_settings
 
 console = Console()
 
@@ -64,10 +65,18 @@ def outbox() -> None:
 @click.option("--transaction", "transaction_id", type=int, default=None)
 @click.option("--before-id", type=int, default=None, help="show deliveries older than this id")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
 def outbox_list(
-    status: str | None, route: str | None, transaction_id: int | None, before_id: int | None, limit: int
+    status: str | None,
+    route: str | None,
+    transaction_id: int | None,
+    before_id: int | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List deliveries, newest first."""
+    from hub.outbox.schemas import DeliverySummary
+
     filters = service.Filters(
         status=DeliveryStatus(status) if status else None, transaction_id=transaction_id, route=route
     )
@@ -75,7 +84,12 @@ def outbox_list(
         "id", "created", "status", "route", "method", "url", "tx", "attempts", "HTTP", "next", "error"
     )
     with configured_database() as db, db.session() as session:
-        for d in service.list_page(session, filters=filters, before_id=before_id, limit=limit):
+        page = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
+        if as_json:
+            rows = [DeliverySummary.model_validate(d).model_dump(mode="json") for d in page]
+            click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+            return
+        for d in page:
             table.add_row(
                 str(d.id),
                 d.created_at.isoformat(timespec="seconds"),
@@ -124,6 +138,13 @@ def outbox_retry(
         raise SystemExit(1)
 
 
+@click.group(cls=HubGroup, commands=[worker, outbox])
+def _standalone() -> None:
+    try:
+        logs.configure(get_settings().log_format, get_settings().log_level)
+    except ConfigError:
+        logs.configure()  # the command says what is wrong, in one line
+
+
 if __name__ == "__main__":
-    logs.configure(get_settings().log_format, get_settings().log_level)
-    click.Group(commands=[worker, outbox])()
+    _standalone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from anyio import to_thread
@@ -21,6 +22,8 @@ from hub.transactions.schemas import (
     TransactionPage,
     TransactionSummary,
 )
+
+log = logging.getLogger("hub.transactions")
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -49,7 +52,9 @@ def list_transactions(
 @router.get("/{transaction_id}", response_model=TransactionDetail, summary="One transaction in full")
 def get_transaction(transaction_id: RowId, _: AdminDep, session: SessionDep) -> TransactionDetail:
     tx = service.get(session, transaction_id)
-    children = list(session.scalars(select(Transaction.id).where(Transaction.parent_id == tx.id)))
+    children = list(
+        session.scalars(select(Transaction.id).where(Transaction.parent_id == tx.id).order_by(Transaction.id))
+    )
     return TransactionDetail.model_validate(
         {**TransactionDetail.model_validate(tx).model_dump(), "children": children}
     )
@@ -72,7 +77,8 @@ async def rerun_one(transaction_id: RowId, _: AdminDep, runtime: RuntimeDep) -> 
 async def rerun_many(body: RerunRequest, _: AdminDep, runtime: RuntimeDep) -> list[RerunResult]:
     if not (body.ids or body.filtered):
         raise BadRequest("give ids, or at least one of status, channel, since and until")
-    ids = body.ids or await _matching(runtime, body)
+    # an id given twice is rerun once: each rerun is another request to the upstream
+    ids = list(dict.fromkeys(body.ids)) if body.ids else await _matching(runtime, body)
     results = []
     for transaction_id in ids:
         try:
@@ -85,6 +91,17 @@ async def rerun_many(body: RerunRequest, _: AdminDep, runtime: RuntimeDep) -> li
         except HubError as exc:
             results.append(
                 RerunResult(parent_id=transaction_id, child_id=None, status=None, error=exc.detail)
+            )
+        except Exception:
+            # one rerun's fault must not lose the report of those already sent, nor stop the rest
+            log.exception("rerun failed", extra={"transaction_id": transaction_id})
+            results.append(
+                RerunResult(
+                    parent_id=transaction_id,
+                    child_id=None,
+                    status=None,
+                    error="internal error; the hub's log has the details",
+                )
             )
     return results
 

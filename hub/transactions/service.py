@@ -215,6 +215,15 @@ def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None
     return result.rowcount or 0
 
 
+def _without_bodies(orchestration: dict[str, Any]) -> dict[str, Any]:
+    """An orchestration as :func:`cull_bodies` leaves it: its request's and response's bodies removed."""
+    doc = dict(orchestration)
+    for part in ("request", "response"):
+        if isinstance(doc.get(part), dict):
+            doc[part] = {k: v for k, v in doc[part].items() if k != "body"}
+    return doc
+
+
 def purge(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
     """Delete transactions that started before ``now - older_than``."""
     cutoff = (now or utcnow()) - older_than
@@ -247,6 +256,12 @@ def append_orchestration(
     row = session.get(Transaction, transaction_id, with_for_update=True)
     if row is None:
         return
+    if row.bodies_culled:
+        # retention has passed this row (a delivery can settle long after, e.g. retried from the
+        # outbox): what arrives now is kept without bodies, as culling would have left it
+        orchestration = _without_bodies(orchestration)
+        if response is not None:
+            response = {**response, "body": None}
     row.orchestrations = [*row.orchestrations, orchestration]
     for name, value in (mediator or {}).items():
         setattr(row, name, value)
