@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -272,14 +272,12 @@ def gauges(db: Database) -> GaugeReader:
     def read() -> Iterable[Metric]:
         family = GaugeMetricFamily(
             "hub_mediator_heartbeat_age_seconds",
-            "Seconds since the mediator's last heartbeat",
+            "Seconds since the mediator's last heartbeat (since it registered, when none came yet)",
             labels=["urn"],
         )
         with db.session() as session:
             rows = session.execute(
-                select(Mediator.urn, Mediator.last_heartbeat_at).where(
-                    Mediator.last_heartbeat_at.is_not(None)
-                )
+                select(Mediator.urn, func.coalesce(Mediator.last_heartbeat_at, Mediator.created_at))
             ).all()
         now = utcnow()
         for urn, last in rows:

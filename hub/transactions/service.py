@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
 from hub.errors import BadRequest, NotFound
+from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions.models import Status, Transaction
 
 FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
@@ -225,9 +226,18 @@ def _without_bodies(orchestration: dict[str, Any]) -> dict[str, Any]:
 
 
 def purge(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
-    """Delete transactions that started before ``now - older_than``."""
+    """Delete transactions that started before ``now - older_than``, but for those the outbox
+    still owes a delivery (pending or in flight): its outcome settles them later."""
     cutoff = (now or utcnow()) - older_than
-    result = session.execute(delete(Transaction).where(Transaction.started_at < cutoff))
+    owed = (
+        select(Delivery.id)
+        .where(
+            Delivery.transaction_id == Transaction.id,
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT]),
+        )
+        .exists()
+    )
+    result = session.execute(delete(Transaction).where(Transaction.started_at < cutoff, ~owed))
     return result.rowcount or 0
 
 

@@ -201,3 +201,14 @@ def test_heartbeat_age_gauge_is_exported_per_urn(hub):
     line = next(x for x in metrics.splitlines() if x.startswith("hub_mediator_heartbeat_age_seconds{"))
     assert f'urn="{URN}"' in line
     assert 0 <= float(line.rsplit(" ", 1)[1]) < 60
+
+
+def test_a_mediator_that_never_beat_ages_from_its_registration(hub):
+    silent = "urn:mediator:never-beats"
+    with hub.admin() as c:
+        c.post("/mediators", json={**mediator_doc(), "urn": silent})
+        metrics = c.get("/metrics").text
+    line = next(
+        x for x in metrics.splitlines() if x.startswith(f'hub_mediator_heartbeat_age_seconds{{urn="{silent}"')
+    )
+    assert 0 <= float(line.rsplit(" ", 1)[1]) < 60, "an alert on the age must see a mediator that never beat"
