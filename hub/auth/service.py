@@ -14,9 +14,10 @@ import binascii
 import contextlib
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import Select, delete, select
@@ -201,6 +202,22 @@ class Authenticator:
             return await asyncio.shield(running)
         finally:
             self.verifying.pop(key, None)
+
+    async def certificate_client(
+        self, scope: Mapping[str, Any], *, other_credentials: bool
+    ) -> Principal | None:
+        """The client whose TLS certificate the server verified (``hub.tls`` puts its fingerprint in
+        the scope). None when no certificate came, or when it is no client's and the request
+        carries other credentials: as OpenHIM does, those are tried then."""
+        fingerprint = scope.get("extensions", {}).get("tls", {}).get("client_cert_fingerprint")
+        if not fingerprint:
+            return None
+        try:
+            return await self.checked("cert", normalise_fingerprint(fingerprint), self.certificate)
+        except Unauthenticated:
+            if other_credentials:
+                return None
+            raise
 
     def verified(
         self, key: str, check: Callable[[Session], Principal | None], fail: Unauthenticated | None = None

@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from hub import metrics
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE, normalise_fingerprint
+from hub.auth.service import CHALLENGE
 from hub.channels.service import CompiledChannel
 from hub.errors import (
     BadRequest,
@@ -39,11 +39,11 @@ PATH_CHARACTERS = "/!$&'()*+,;=:@%-._~"
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
     """A client by certificate, bearer token or Basic, in that order."""
     auth = runtime.authenticator
-    tls = request.scope.get("extensions", {}).get("tls", {})
-    if tls.get("client_cert_fingerprint"):
-        fingerprint = normalise_fingerprint(tls["client_cert_fingerprint"])
-        return await auth.checked("cert", fingerprint, auth.certificate)
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    authorization = request.headers.get("authorization", "")
+    principal = await auth.certificate_client(request.scope, other_credentials=bool(authorization))
+    if principal is not None:
+        return principal
+    scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:
         principal = await auth.checked("bearer", credential.strip(), auth.bearer)
         if principal.kind != "client":

@@ -18,7 +18,7 @@ from hub.auth.passwords import hash_password, verify_password
 from hub.auth.service import create_user
 from hub.settings import Settings
 from hub.tls import MutualTLSProtocol
-from tests.conftest import ADMIN, LiveHub, channel, hub_settings, write_config
+from tests.conftest import ADMIN, PARTNER, PASSWORD, LiveHub, channel, hub_settings, write_config
 
 ECHO = lambda upstream: channel("echo", r"/echo", upstream)  # noqa: E731
 
@@ -193,7 +193,9 @@ def _fingerprint(pem: Path) -> str:
     return out.strip().split("=", 1)[1]
 
 
-def test_client_certificate_authenticates_over_mutual_tls(database_url, tmp_path, upstream, pki):
+def test_client_certificate_authenticates_over_mutual_tls(
+    database_url, tmp_path, upstream, pki, partner_password
+):
     config = write_config(
         tmp_path,
         {
@@ -203,7 +205,8 @@ def test_client_certificate_authenticates_over_mutual_tls(database_url, tmp_path
                     "name": "Lab",
                     "roles": ["partner"],
                     "cert_fingerprint": _fingerprint(pki / "client.pem"),
-                }
+                },
+                PARTNER,
             ],
             "channels": [ECHO(upstream)],
         },
@@ -231,6 +234,13 @@ def test_client_certificate_authenticates_over_mutual_tls(database_url, tmp_path
         with_cert.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
         assert httpx.get(base, verify=with_cert).status_code == 200
         assert httpx.get(base, verify=verify).status_code == 401
+        # a certificate the CA signed but no client has: as in OpenHIM, other credentials are tried
+        unknown = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        unknown.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+        assert httpx.get(base, verify=unknown, auth=("partner-1", PASSWORD)).status_code == 200
+        assert httpx.get(base, verify=unknown, auth=("partner-1", "wrong-password")).status_code == 401
+        refused = httpx.get(base, verify=unknown)
+        assert refused.status_code == 401 and "not recognised" in refused.json()["detail"]
     finally:
         hub.stop()
 

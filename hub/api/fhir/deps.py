@@ -17,7 +17,7 @@ from hub.api.fhir import params
 from hub.api.fhir.outcome import HubFailure
 from hub.api.fhir.params import OperationInput
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE, normalise_fingerprint, parse_basic
+from hub.auth.service import CHALLENGE, parse_basic
 from hub.errors import Forbidden, HubError, Unauthenticated
 from hub.runtime import Runtime
 from terminology.catalog import Catalog, catalog_for
@@ -34,10 +34,11 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 async def _principal(runtime: Runtime, request: Request) -> Principal:
     auth = runtime.authenticator
-    fingerprint = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_fingerprint")
-    if fingerprint:
-        return await auth.checked("cert", normalise_fingerprint(fingerprint), auth.certificate)
-    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    authorization = request.headers.get("authorization", "")
+    principal = await auth.certificate_client(request.scope, other_credentials=bool(authorization))
+    if principal is not None:
+        return principal
+    scheme, _, credential = authorization.partition(" ")
     credential = credential.strip()
     if scheme.lower() == "bearer" and credential:
         return await auth.checked("bearer", credential, auth.bearer)
