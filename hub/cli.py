@@ -168,6 +168,7 @@ def client() -> None:
 @click.option("--password-env", default=None, help="environment variable holding the password")
 @click.option("--cert-fingerprint", default=None, help="SHA-256 of the client's TLS certificate")
 @click.option("--org-unit", "org_units", multiple=True, help="DHIS2 org unit subtree it may report for")
+@click.option("--token", "token_name", default=None, help="also issue an API token named so (printed once)")
 def client_add(
     client_id: str,
     name: str | None,
@@ -175,8 +176,9 @@ def client_add(
     password_env: str | None,
     cert_fingerprint: str | None,
     org_units: tuple[str, ...],
+    token_name: str | None,
 ) -> None:
-    """Add a client."""
+    """Add a client; with --token, print its first API token (the only time it is shown)."""
     client_in = ClientIn(
         client_id=client_id,
         name=name or client_id,
@@ -186,8 +188,11 @@ def client_add(
         org_units=list(org_units),
     )
     with session_scope() as session:
-        client_service.create(session, client_in=client_in)
+        made = client_service.create(session, client_in=client_in)
+        token = issue_token(session, name=token_name, client=made)[0] if token_name else None
     console.print(f"client {client_id} added")
+    if token is not None:
+        click.echo(token)
 
 
 @client.command("list")

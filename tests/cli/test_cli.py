@@ -50,6 +50,8 @@ def test_client_add_list_and_token(run, monkeypatch):
     assert "lab-1" in listing and "lab" in listing
     token = run("client", "token", "lab-1", "--name", "ci").strip()
     assert token.startswith("hub_") and len(token) > 40
+    added = run("client", "add", "lab-2", "--role", "lab", "--token", "first").splitlines()
+    assert added[0] == "client lab-2 added" and added[1].startswith("hub_") and added[1] != token
 
 
 def test_missing_password_env_is_a_clean_error(database_url, monkeypatch):
