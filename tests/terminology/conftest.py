@@ -21,6 +21,7 @@ from tests.conftest import ADMIN, PG_URL, LiveHub, _backends, hub_settings, writ
 
 ICD = icd10.URL
 READER = ("terminology-reader", "reader-password-1")
+AT_READER = ("reader@partner.example", "reader-password-2")  # a client id that looks like an e-mail
 
 
 def _load_icd10(url: str) -> None:
@@ -114,7 +115,13 @@ def shared_hub(
                     "name": "Terminology reader",
                     "roles": ["partner"],
                     "password_env": "TX_READER_PASSWORD",
-                }
+                },
+                {
+                    "client_id": AT_READER[0],
+                    "name": "Partner reader",
+                    "roles": ["partner"],
+                    "password_env": "TX_AT_READER_PASSWORD",
+                },
             ]
         },
     )
@@ -123,6 +130,7 @@ def shared_hub(
         cloned(request.param, directory, icd10_sqlite_template, icd10_pg_template) as url,
     ):
         env.setenv("TX_READER_PASSWORD", READER[1])
+        env.setenv("TX_AT_READER_PASSWORD", AT_READER[1])
         hub = LiveHub(hub_settings(url, config)).start()
         yield hub
         hub.stop()

@@ -12,7 +12,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy.base.exceptions import OperationOutcome as ClientOperationOutcome
 
 from tests.conftest import ADMIN, LiveHub
-from tests.terminology.conftest import ICD, READER, fhir_client
+from tests.terminology.conftest import AT_READER, ICD, READER, fhir_client
 
 VS = f"{ICD}?fhir_vs"
 CASES = [
@@ -376,3 +376,10 @@ def test_bad_resources_are_refused(
     issues = response.json()["issue"]
     assert {i["code"] for i in issues} == {code}
     assert any(text in i["diagnostics"] or text in i.get("expression", [""])[0] for i in issues)
+
+
+def test_a_client_id_with_an_at_sign_signs_in_as_a_client(shared_hub: LiveHub) -> None:
+    url = f"{shared_hub.url}/fhir/CodeSystem"
+    assert httpx.get(url, auth=AT_READER).status_code == 200
+    wrong = httpx.get(url, auth=(AT_READER[0], "wrong-password-9"))
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"]

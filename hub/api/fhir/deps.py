@@ -7,6 +7,7 @@ token). Creating and updating resources needs an admin user. Failures are Operat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection
 from typing import Annotated
 
@@ -43,9 +44,11 @@ async def _principal(runtime: Runtime, request: Request) -> Principal:
     if scheme.lower() == "bearer" and credential:
         return await auth.checked("bearer", credential, auth.bearer)
     if scheme.lower() == "basic" and credential:
-        # admin-API users sign in with their e-mail address; clients with their client id
+        # admin-API users sign in with their e-mail address; clients with their client id, which
+        # may hold an "@" too: a name that is no user's is tried as a client's
         if "@" in parse_basic(credential)[0]:
-            return await auth.checked("basic-user", credential, auth.basic_user)
+            with contextlib.suppress(Unauthenticated):
+                return await auth.checked("basic-user", credential, auth.basic_user)
         return await auth.checked("basic-client", credential, auth.basic_client)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
