@@ -105,6 +105,7 @@ def serve(host: str | None, port: int | None) -> None:
         port=port or settings.port,
         log_config=None,
         access_log=False,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         **tls,
     )
 

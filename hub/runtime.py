@@ -49,7 +49,9 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, db: Database | None = None) -> Runtime:
         cache = CredentialCache(settings.secret_key.get_secret_value().encode(), settings.auth_cache_ttl_s)
-        policy = LockoutPolicy(settings.auth_max_failures, settings.auth_lockout_s)
+        policy = LockoutPolicy(
+            settings.auth_max_failures, settings.auth_lockout_s, settings.auth_max_failures_per_name
+        )
         db = db or Database(settings.database_url)
         return cls(settings, db, Authenticator(db, cache, policy), Upstream(), LogWriter(db))
 

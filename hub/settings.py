@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 5001
+    # proxies whose X-Forwarded-For names a request's address (lockout counts per address);
+    # a comma-separated list of addresses or networks, "*" for any
+    forwarded_allow_ips: str = "127.0.0.1"
     log_format: Literal["json", "console"] = "json"
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
@@ -83,8 +86,10 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
 
-    auth_max_failures: int = 5
-    auth_lockout_s: float = 300.0
+    # lockout (hub/auth/service.py, LockoutPolicy): failures per name and address, and per name
+    auth_max_failures: int = Field(5, gt=0)
+    auth_max_failures_per_name: int = Field(50, gt=0)
+    auth_lockout_s: float = Field(300.0, gt=0)
     auth_cache_ttl_s: float = 60.0
 
     embedded_worker: bool = True

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.auth import legacy
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE
+from hub.auth.service import CHALLENGE, client_address
 from hub.errors import Forbidden, Unauthenticated
 from hub.runtime import Runtime
 
@@ -37,14 +37,16 @@ def authenticate_user(request: Request, runtime: RuntimeDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() == "basic" and credential:
-        return runtime.authenticator.basic_user(credential.strip())
+        return runtime.authenticator.basic_user(credential.strip(), client_address(request.scope))
     if scheme.lower() == "bearer" and credential:
         principal = runtime.authenticator.bearer(credential.strip())
         if principal.kind != "user":
             raise Forbidden("client tokens cannot use the admin API")
         return principal
     if "auth-token" in request.headers:
-        return legacy.authenticate_headers(runtime.authenticator, request.headers)
+        return legacy.authenticate_headers(
+            runtime.authenticator, request.headers, client_address(request.scope)
+        )
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 

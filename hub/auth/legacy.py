@@ -45,8 +45,9 @@ def _parse_ts(ts: str) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str]) -> Principal:
-    """Check the four ``auth-*`` headers; raise 401 when any is missing, stale or wrong."""
+def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str], address: str) -> Principal:
+    """Check the four ``auth-*`` headers sent from ``address``; raise 401 when any is missing,
+    stale or wrong."""
     email, ts, salt, token = (headers.get(f"auth-{k}", "") for k in ("username", "ts", "salt", "token"))
     if not (email and ts and salt and token):
         raise Unauthenticated(
@@ -68,5 +69,5 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
         return user_principal(user, "legacy-token") if passwords.equal(expected, token) else None
 
     return authenticator.verified(
-        f"user:{email}", check, Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
+        f"user:{email}", address, check, Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
     )

@@ -60,11 +60,12 @@ class ApiToken(Base):
 
 
 class AuthLockout(Base):
-    """Failed-login counter per principal, shared by every hub process."""
+    """Failed-login counter, shared by every hub process: per name (``client:<id>``, ``user:<e-mail>``)
+    and per name and address (``client:<id>@<address>``)."""
 
     __tablename__ = "auth_lockouts"
 
-    principal: Mapped[str] = mapped_column(String(300), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(400), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import ipaddress
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -38,8 +39,36 @@ MAX_NAME = 255  # clients.client_id and users.email are VARCHAR(255)
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
+    """Failures are counted per name and address, and per name from every address together.
+
+    An address that fails ``max_failures`` times within ``lockout_s`` is locked out for that name
+    for ``lockout_s``; the name's other callers are not, so nobody can lock a client out by
+    guessing its password from elsewhere. A name that fails ``max_failures_per_name`` times, from
+    however many addresses, is locked out everywhere: guesses spread over many addresses are
+    capped too. A success clears its address's count, not the name's, which only expires.
+    """
+
     max_failures: int = 5
     lockout_s: float = 300.0
+    max_failures_per_name: int = 50
+
+
+UNKNOWN_ADDRESS = "unknown"
+MAX_ADDRESS = 64  # with MAX_NAME and the kind, within auth_lockouts.principal's 400 characters
+
+
+def client_address(scope: Mapping[str, Any]) -> str:
+    """The address a request came from, as lockout counts it: the ASGI server's peer, or the
+    ``X-Forwarded-For`` of a proxy trusted by ``HUB_FORWARDED_ALLOW_IPS`` (uvicorn puts it
+    there), normalised."""
+    client = scope.get("client")
+    host = client[0] if client else None
+    if not host:
+        return UNKNOWN_ADDRESS
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:  # a Unix socket's name, a test client's
+        return host[:MAX_ADDRESS]
 
 
 def _unauthenticated(detail: str = "invalid credentials") -> Unauthenticated:
@@ -84,15 +113,23 @@ def user_principal(user: User, via: str) -> Principal:
 # -- lockout -----------------------------------------------------------------------------------------
 
 
-def check_lockout(session: Session, principal_key: str) -> bool:
-    """Raise 429 while ``principal_key`` is locked out; else tell whether it has failures on record."""
-    row = session.get(AuthLockout, principal_key)
-    if row is not None and row.locked_until is not None and row.locked_until > utcnow():
-        retry = max(1, int((row.locked_until - utcnow()).total_seconds()))
+def _from(name_key: str, address: str) -> str:
+    """The lockout key of ``name_key`` (``client:<id>``, ``user:<e-mail>``) tried from ``address``."""
+    return f"{name_key}@{address}"
+
+
+def check_lockout(session: Session, name_key: str, address: str) -> bool:
+    """Raise 429 while the name is locked out from ``address`` or from everywhere; else tell
+    whether the name has failures on record from ``address``."""
+    rows = [session.get(AuthLockout, key) for key in (_from(name_key, address), name_key)]
+    now = utcnow()
+    until = max((r.locked_until for r in rows if r is not None and r.locked_until is not None), default=None)
+    if until is not None and until > now:
+        retry = max(1, int((until - now).total_seconds()))
         raise TooManyRequests(
             "too many failed authentication attempts; try again later", headers={"Retry-After": str(retry)}
         )
-    return row is not None
+    return rows[0] is not None
 
 
 def _lockout_row(session: Session, principal_key: str) -> AuthLockout:
@@ -116,17 +153,23 @@ def _lockout_row(session: Session, principal_key: str) -> AuthLockout:
             return row
 
 
-def record_failure(session: Session, principal_key: str, policy: LockoutPolicy) -> None:
-    """Count one failure; lock the principal when the count reaches the limit within the window."""
+def record_failure(session: Session, name_key: str, address: str, policy: LockoutPolicy) -> None:
+    """Count one failure from ``address`` and one for the name; lock either when its count reaches
+    its limit within the window. (Always the address's row first, then the name's: concurrent
+    failures take their row locks in the same order.)"""
     now = utcnow()
     window = timedelta(seconds=policy.lockout_s)
-    row = _lockout_row(session, principal_key)
-    if now - row.last_failure_at > window:
-        row.failures = 0
-    row.failures += 1
-    row.last_failure_at = now
-    if row.failures >= policy.max_failures:
-        row.locked_until = now + window
+    for key, limit in (
+        (_from(name_key, address), policy.max_failures),
+        (name_key, policy.max_failures_per_name),
+    ):
+        row = _lockout_row(session, key)
+        if now - row.last_failure_at > window:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= limit:
+            row.locked_until = now + window
     session.flush()
 
 
@@ -159,8 +202,9 @@ class _Turns:
                     self._turns[name] = (lock, waiting - 1)
 
 
-def clear_failures(session: Session, principal_key: str) -> None:
-    session.execute(delete(AuthLockout).where(AuthLockout.principal == principal_key))
+def clear_failures(session: Session, name_key: str, address: str) -> None:
+    """A success: forget the failures from ``address`` (the name's own count only expires)."""
+    session.execute(delete(AuthLockout).where(AuthLockout.principal == _from(name_key, address)))
 
 
 # -- authenticators ----------------------------------------------------------------------------------
@@ -220,29 +264,39 @@ class Authenticator:
             raise
 
     def verified(
-        self, key: str, check: Callable[[Session], Principal | None], fail: Unauthenticated | None = None
+        self,
+        key: str,
+        address: str,
+        check: Callable[[Session], Principal | None],
+        fail: Unauthenticated | None = None,
     ) -> Principal:
-        """Run a fast ``check`` under lockout rules: a ``None`` counts as a failure and raises 401."""
+        """Run a fast ``check`` of the name ``key`` from ``address`` under lockout rules: a
+        ``None`` counts as a failure and raises 401."""
         with self.db.session() as session:
-            had_failures = check_lockout(session, key)
+            had_failures = check_lockout(session, key, address)
             principal = check(session)
-        return self._settle(key, principal, had_failures, fail)
+        return self._settle(key, address, principal, had_failures, fail)
 
     def _settle(
-        self, key: str, principal: Principal | None, had_failures: bool, fail: Unauthenticated | None = None
+        self,
+        key: str,
+        address: str,
+        principal: Principal | None,
+        had_failures: bool,
+        fail: Unauthenticated | None = None,
     ) -> Principal:
         """Record the outcome: a failure always, a success only when it clears earlier failures."""
         if principal is None or had_failures:
             with self.db.session() as session:
                 if principal is None:
-                    record_failure(session, key, self.policy)
+                    record_failure(session, key, address, self.policy)
                 else:
-                    clear_failures(session, key)
+                    clear_failures(session, key, address)
         if principal is None:
             raise fail or _unauthenticated()
         return principal
 
-    def _password(self, kind: str, credential: str) -> Principal:
+    def _password(self, kind: str, credential: str, address: str) -> Principal:
         cached = self.cache.get(f"basic-{kind}", credential)
         if cached is not None:
             return cached
@@ -257,7 +311,7 @@ class Authenticator:
                 return cached
             disabled: Client | None = None
             with self.db.session() as session:
-                had_failures = check_lockout(session, key)
+                had_failures = check_lockout(session, key, address)
                 if kind == "client":
                     client = session.scalar(select(Client).where(Client.client_id == name))
                     stored = client.password_hash if client else None
@@ -269,17 +323,19 @@ class Authenticator:
                     candidate = user_principal(user, "basic") if user else None
             # argon2 takes ~0.5 s by design: never while a DB transaction (on SQLite, the write lock) is open
             principal = candidate if passwords.verify_password(stored, password) else None
-            principal = self._settle(key, principal, had_failures)
+            principal = self._settle(key, address, principal, had_failures)
         if disabled is not None:  # the right password: refused, but not a failure
             raise _disabled(disabled)
         self.cache.put(f"basic-{kind}", credential, principal)
         return principal
 
-    def basic_client(self, credential: str) -> Principal:
-        return self._password("client", credential)
+    def basic_client(self, credential: str, address: str) -> Principal:
+        """A client by the ``Basic`` credential it sent from ``address`` (:func:`client_address`)."""
+        return self._password("client", credential, address)
 
-    def basic_user(self, credential: str) -> Principal:
-        return self._password("user", credential)
+    def basic_user(self, credential: str, address: str) -> Principal:
+        """An admin-API user by the ``Basic`` credential it sent from ``address``."""
+        return self._password("user", credential, address)
 
     def bearer(self, token: str) -> Principal:
         """A token owned by a client or a user; expired or revoked tokens are refused."""

@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from hub import metrics
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE
+from hub.auth.service import CHALLENGE, client_address
 from hub.channels.service import CompiledChannel
 from hub.errors import (
     BadRequest,
@@ -50,7 +50,8 @@ async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
             raise Forbidden("admin-user tokens cannot call channels; use a client's token")
         return principal
     if scheme.lower() == "basic" and credential:
-        return await auth.checked("basic-client", credential.strip(), auth.basic_client)
+        address = client_address(request.scope)
+        return await auth.checked("basic-client", credential.strip(), lambda c: auth.basic_client(c, address))
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 

@@ -63,13 +63,14 @@ def test_concurrent_first_failures_of_a_new_name_are_all_401_or_429(hub):
     assert all(r.headers["content-type"] == PROBLEM for r in answers)
 
 
-def test_a_success_clears_the_counted_attempt(hub):
+def test_a_success_clears_the_attempts_counted_from_its_address(hub):
     for _ in range(2):
         assert httpx.get(hub.url + "/echo", auth=("c1", "bad")).status_code == 401
     assert httpx.get(hub.url + "/echo", auth=("c1", "right-password")).status_code == 200
     with hub.runtime.db.session() as session:
-        assert session.get(AuthLockout, "client:c1") is None, "a success leaves no failures on record"
-    for _ in range(2):  # the budget is whole again
+        assert session.get(AuthLockout, "client:c1@127.0.0.1") is None, "the address's failures are cleared"
+        assert session.get(AuthLockout, "client:c1").failures == 2, "the name's count only expires"
+    for _ in range(2):  # the address's budget is whole again
         assert httpx.get(hub.url + "/echo", auth=("c1", "bad")).status_code == 401
     assert httpx.get(hub.url + "/echo", auth=("c1", "right-password")).status_code == 200
 
@@ -80,7 +81,7 @@ def test_a_locked_out_client_is_refused_even_with_the_right_password(hub):
     r = httpx.get(hub.url + "/echo", auth=("c1", "right-password"))
     assert r.status_code == 429 and r.headers["content-type"] == PROBLEM
     with hub.runtime.db.session() as session:  # the lock lapses
-        session.get(AuthLockout, "client:c1").locked_until = utcnow()
+        session.get(AuthLockout, "client:c1@127.0.0.1").locked_until = utcnow()
     assert httpx.get(hub.url + "/echo", auth=("c1", "right-password")).status_code == 200
 
 

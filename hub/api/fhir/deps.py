@@ -18,7 +18,7 @@ from hub.api.fhir import params
 from hub.api.fhir.outcome import HubFailure
 from hub.api.fhir.params import OperationInput
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE, parse_basic
+from hub.auth.service import CHALLENGE, client_address, parse_basic
 from hub.errors import Forbidden, HubError, Unauthenticated
 from hub.runtime import Runtime
 from terminology.catalog import Catalog, catalog_for
@@ -46,10 +46,11 @@ async def _principal(runtime: Runtime, request: Request) -> Principal:
     if scheme.lower() == "basic" and credential:
         # admin-API users sign in with their e-mail address; clients with their client id, which
         # may hold an "@" too: a name that is no user's is tried as a client's
+        address = client_address(request.scope)
         if "@" in parse_basic(credential)[0]:
             with contextlib.suppress(Unauthenticated):
-                return await auth.checked("basic-user", credential, auth.basic_user)
-        return await auth.checked("basic-client", credential, auth.basic_client)
+                return await auth.checked("basic-user", credential, lambda c: auth.basic_user(c, address))
+        return await auth.checked("basic-client", credential, lambda c: auth.basic_client(c, address))
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 
