@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = 2.0
     outbox_backoff_max_s: float = 3600.0
     outbox_lease_s: float = 120.0
+    rerun_task_poll_s: float = Field(1.0, gt=0)  # how often hub serve looks for queued rerun tasks
 
     # Retention (hub/transactions/retention.py), by age: transactions by when they started, settled
     # outbox deliveries (delivered, failed, dead) by when they were queued. None switches a step off;

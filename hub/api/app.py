@@ -35,6 +35,9 @@ from hub.outbox.router import router as outbox_router
 from hub.outbox.worker import EmbeddedWorker
 from hub.runtime import Runtime
 from hub.settings import Settings, get_settings
+from hub.tasks import runner as task_runner
+from hub.tasks import service as tasks_service
+from hub.tasks.router import router as tasks_router
 from hub.transactions import retention
 from hub.transactions import service as transactions
 from hub.transactions.router import router as transactions_router
@@ -107,11 +110,16 @@ def prepare(runtime: Runtime) -> None:
         if hub_file is not None:
             config_file.apply(session, hub_file)
         recovered = transactions.recover_processing(session)
+        interrupted = tasks_service.recover_in_flight(session)
     # The file may have changed or removed clients: no credential checked before may be trusted.
     runtime.credentials_changed()
     if recovered:
         log.warning(
             "recovered transactions left in Processing by a previous crash", extra={"count": recovered}
+        )
+    if interrupted:
+        log.warning(
+            "rerun task items in flight at a previous crash marked Failed", extra={"count": interrupted}
         )
     runtime.reload_channels(force=True)
     runtime.log_writer.start()
@@ -133,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_refresh_channels(runtime)),
         asyncio.create_task(retention.run_periodically(runtime)),
+        asyncio.create_task(task_runner.run_periodically(runtime)),
     ]
     worker = EmbeddedWorker(runtime) if runtime.settings.embedded_worker else None
     if worker:
@@ -165,7 +174,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     fhir.install(app)
     app.include_router(health.router)
-    for router in (users_router, clients_router, channels_router, transactions_router, outbox_router):
+    for router in (
+        users_router,
+        clients_router,
+        channels_router,
+        transactions_router,
+        tasks_router,
+        outbox_router,
+    ):
         app.include_router(router, prefix="/admin")
     app.include_router(mediators_router)
     app.include_router(fhir.router)

@@ -7,6 +7,7 @@ from hub.dhis2.datavalues import models as dhis2_datavalues  # noqa: F401
 from hub.dhis2.metadata import models as dhis2_metadata  # noqa: F401
 from hub.mediators.models import Mediator
 from hub.outbox.models import Delivery
+from hub.tasks.models import RerunTask, RerunTaskItem
 from hub.transactions.models import Transaction
 from terminology import models as terminology_models  # noqa: F401
 
@@ -19,6 +20,8 @@ __all__ = [
     "Client",
     "Delivery",
     "Mediator",
+    "RerunTask",
+    "RerunTaskItem",
     "Transaction",
     "User",
 ]

@@ -8,7 +8,9 @@ masked header the channel would have passed upstream, or an original that is sti
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import dataclass
 
 from anyio import to_thread
 from sqlalchemy import select
@@ -17,13 +19,15 @@ from hub.auth.models import Client
 from hub.auth.principal import Principal
 from hub.auth.service import client_principal
 from hub.channels.service import CompiledChannel
-from hub.errors import Conflict
+from hub.errors import Conflict, HubError
 from hub.gateway.body_policy import MASK
 from hub.gateway.forward import NOT_FORWARDED, GatewayRequest
 from hub.gateway.pipeline import GatewayResponse, process
 from hub.runtime import Runtime
 from hub.transactions import service as transactions
 from hub.transactions.models import Status
+
+log = logging.getLogger("hub.gateway")
 
 # A client's idempotency key is masked in the log; a rerun is a new attempt, not a replay of its key.
 NOT_REPLAYED = frozenset({"idempotency-key"})
@@ -86,3 +90,24 @@ async def rerun(runtime: Runtime, transaction_id: int) -> GatewayResponse:
             f"the log keeps only a mask of header(s) {', '.join(lost)}, which the channel passes upstream",
         )
     return await process(runtime, channel, principal, request, parent_id=transaction_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one rerun of many gave: the child transaction and its status, or why there is none."""
+
+    child_id: int | None = None
+    status: str | None = None
+    error: str | None = None
+
+
+async def rerun_outcome(runtime: Runtime, transaction_id: int) -> Outcome:
+    """:func:`rerun`, for one of many: a refusal or a fault is its outcome, not the end of the rest."""
+    try:
+        done = await rerun(runtime, transaction_id)
+    except HubError as exc:
+        return Outcome(error=exc.detail)
+    except Exception:
+        log.exception("rerun failed", extra={"transaction_id": transaction_id})
+        return Outcome(error="internal error; the hub's log has the details")
+    return Outcome(done.transaction_id, done.transaction_status.value)

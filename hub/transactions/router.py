@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from anyio import to_thread
@@ -11,8 +10,8 @@ from sqlalchemy import select
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId, UtcTimestamp
-from hub.errors import BadRequest, HubError
-from hub.gateway.rerun import rerun
+from hub.errors import BadRequest
+from hub.gateway.rerun import rerun, rerun_outcome
 from hub.transactions import service
 from hub.transactions.models import Transaction
 from hub.transactions.schemas import (
@@ -22,8 +21,6 @@ from hub.transactions.schemas import (
     TransactionPage,
     TransactionSummary,
 )
-
-log = logging.getLogger("hub.transactions")
 
 router = APIRouter(prefix="/transactions", tags=["transactions"])
 
@@ -81,28 +78,16 @@ async def rerun_many(body: RerunRequest, _: AdminDep, runtime: RuntimeDep) -> li
     ids = list(dict.fromkeys(body.ids)) if body.ids else await _matching(runtime, body)
     results = []
     for transaction_id in ids:
-        try:
-            done = await rerun(runtime, transaction_id)
-            results.append(
-                RerunResult(
-                    parent_id=transaction_id, child_id=done.transaction_id, status=done.transaction_status
-                )
+        # one rerun's fault must not lose the report of those already sent, nor stop the rest
+        outcome = await rerun_outcome(runtime, transaction_id)
+        results.append(
+            RerunResult(
+                parent_id=transaction_id,
+                child_id=outcome.child_id,
+                status=outcome.status,
+                error=outcome.error,
             )
-        except HubError as exc:
-            results.append(
-                RerunResult(parent_id=transaction_id, child_id=None, status=None, error=exc.detail)
-            )
-        except Exception:
-            # one rerun's fault must not lose the report of those already sent, nor stop the rest
-            log.exception("rerun failed", extra={"transaction_id": transaction_id})
-            results.append(
-                RerunResult(
-                    parent_id=transaction_id,
-                    child_id=None,
-                    status=None,
-                    error="internal error; the hub's log has the details",
-                )
-            )
+        )
     return results
 
 

@@ -135,19 +135,19 @@ def test_bulk_rerun_sends_a_repeated_id_once_and_children_are_listed_in_order(hu
 
 
 def test_bulk_rerun_reports_an_unexpected_fault_for_its_id_and_goes_on(hub, upstream_log, monkeypatch):
-    from hub.transactions import router
+    from hub.gateway import rerun as reruns
 
     with hub.client("p1", PASSWORD) as p1:
         sent = [p1.post(f"/echo/fault/{i}", json={"i": i}) for i in range(3)]
     ids = [int(r.headers["x-hub-transaction-id"]) for r in sent]
-    real = router.rerun
+    real = reruns.rerun
 
     async def faulty(runtime, transaction_id):
         if transaction_id == ids[1]:
             raise RuntimeError("the database went away")
         return await real(runtime, transaction_id)
 
-    monkeypatch.setattr(router, "rerun", faulty)
+    monkeypatch.setattr(reruns, "rerun", faulty)
     with hub.admin() as admin:
         r = admin.post("/admin/transactions/rerun", json={"ids": ids})
 

@@ -1,0 +1,60 @@
+"""Runs rerun tasks inside ``hub serve``, where the channels and the transaction log writer are.
+
+    claim a batch (Processing) ─▶ rerun its items side by side ─▶ record each outcome ─▶ settle
+
+Each batch is claimed and its outcomes recorded in DB transactions of their own; the reruns
+themselves go through the gateway's pipeline like any request, each a child transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from anyio import to_thread
+
+from hub.gateway.rerun import rerun_outcome
+from hub.runtime import Runtime
+from hub.tasks import service
+from hub.tasks.service import Batch
+
+log = logging.getLogger("hub.tasks")
+
+
+async def run_batch(runtime: Runtime) -> bool:
+    """Claim one batch and rerun it; whether there was one."""
+    batch: Batch | None = await to_thread.run_sync(_claim, runtime)
+    if batch is None:
+        return False
+    outcomes = await asyncio.gather(*(rerun_outcome(runtime, tid) for _, tid in batch.items))
+
+    def save() -> None:
+        with runtime.db.session() as session:
+            for (item_id, _), outcome in zip(batch.items, outcomes, strict=True):
+                service.record(
+                    session,
+                    item_id,
+                    child_id=outcome.child_id,
+                    rerun_status=outcome.status,
+                    error=outcome.error,
+                )
+            service.settle(session, batch.task_id)
+
+    await to_thread.run_sync(save)
+    return True
+
+
+def _claim(runtime: Runtime) -> Batch | None:
+    with runtime.db.session() as session:
+        return service.claim(session)
+
+
+async def run_periodically(runtime: Runtime) -> None:
+    """Run batches while there are any; look again every ``rerun_task_poll_s``."""
+    while True:
+        try:
+            while await run_batch(runtime):
+                pass
+        except Exception:
+            log.exception("rerun task batch failed; will retry next interval")
+        await asyncio.sleep(runtime.settings.rerun_task_poll_s)
