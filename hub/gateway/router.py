@@ -50,8 +50,9 @@ async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
             raise Forbidden("admin-user tokens cannot call channels; use a client's token")
         return principal
     if scheme.lower() == "basic" and credential:
-        address = client_address(request.scope)
-        return await auth.checked("basic-client", credential.strip(), lambda c: auth.basic_client(c, address))
+        # the address only matters when the credential is checked, not when the cache answers
+        check = lambda c: auth.basic_client(c, client_address(request.scope))  # noqa: E731
+        return await auth.checked("basic-client", credential.strip(), check)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 
