@@ -1,4 +1,5 @@
-"""The admin API's tests share a hub with one partner client ``p1`` and a channel ``echo`` to the upstream."""
+"""The admin API's tests share a hub with one partner client ``p1`` and a channel ``echo`` to the
+upstream; it looks for queued rerun tasks every 50 ms."""
 
 from __future__ import annotations
 
@@ -18,5 +19,6 @@ def hub(make_hub, upstream, monkeypatch):
                 {"client_id": "p1", "name": "P1", "roles": ["partner"], "password_env": "P1_PASSWORD"}
             ],
             "channels": [channel("echo", r"/echo/.*", upstream)],
-        }
+        },
+        rerun_task_poll_s=0.05,
     )
