@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.fields import RowId
+from hub.api.paging import next_cursor
 from hub.outbox import service
 from hub.outbox.models import DeliveryStatus
 from hub.outbox.schemas import DeliveryDetail, DeliveryPage, DeliverySummary, RetryRequest, RetryResult
@@ -29,7 +30,7 @@ def list_deliveries(
     rows = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
     return DeliveryPage(
         items=[DeliverySummary.model_validate(r) for r in rows],
-        next_before_id=rows[-1].id if len(rows) == limit else None,
+        next_before_id=next_cursor(rows, limit),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.fields import RowId
+from hub.api.paging import next_cursor
 from hub.errors import BadRequest
 from hub.tasks import service
 from hub.tasks.models import ItemStatus, RerunTask, TaskStatus
@@ -56,7 +57,7 @@ def list_tasks(
     rows = service.list_page(session, status=status, before_id=before_id, limit=limit)
     return TaskPage(
         items=[TaskSummary.model_validate(r) for r in rows],
-        next_before_id=rows[-1].id if len(rows) == limit else None,
+        next_before_id=next_cursor(rows, limit),
     )
 
 
@@ -77,7 +78,7 @@ def list_items(
     rows = service.items_page(session, task_id, status=status, after_position=after_position, limit=limit)
     return TaskItemPage(
         items=[TaskItem.model_validate(r) for r in rows],
-        next_after_position=rows[-1].position if len(rows) == limit else None,
+        next_after_position=next_cursor(rows, limit, "position"),
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId, UtcTimestamp
+from hub.api.paging import next_cursor
 from hub.errors import BadRequest
 from hub.gateway.rerun import rerun, rerun_outcome
 from hub.transactions import service
@@ -42,7 +43,7 @@ def list_transactions(
     rows = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
     return TransactionPage(
         items=[TransactionSummary.model_validate(r) for r in rows],
-        next_before_id=rows[-1].id if len(rows) == limit else None,
+        next_before_id=next_cursor(rows, limit),
     )
 
 

@@ -46,11 +46,13 @@ async def _principal(runtime: Runtime, request: Request) -> Principal:
     if scheme.lower() == "basic" and credential:
         # admin-API users sign in with their e-mail address; clients with their client id, which
         # may hold an "@" too: a name that is no user's is tried as a client's
-        address = client_address(request.scope)
+        # the address only matters when a credential is checked, not when the cache answers
         if "@" in parse_basic(credential)[0]:
             with contextlib.suppress(Unauthenticated):
-                return await auth.checked("basic-user", credential, lambda c: auth.basic_user(c, address))
-        return await auth.checked("basic-client", credential, lambda c: auth.basic_client(c, address))
+                user = lambda c: auth.basic_user(c, client_address(request.scope))  # noqa: E731
+                return await auth.checked("basic-user", credential, user)
+        client = lambda c: auth.basic_client(c, client_address(request.scope))  # noqa: E731
+        return await auth.checked("basic-client", credential, client)
     raise Unauthenticated("authentication required", headers=CHALLENGE)
 
 
