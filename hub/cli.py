@@ -1,4 +1,4 @@
-"""The ``hub`` command: serve, worker, database, clients, channels, transactions, outbox.
+"""The ``hub`` command: serve, worker, database, clients, channels, transactions, rerun tasks, outbox.
 
 hub db upgrade                    apply migrations
 hub serve                         run the hub (and an embedded outbox worker)
@@ -6,6 +6,7 @@ hub worker                        run a standalone outbox worker
 hub client add partner-1 --role partner --password-env P1_PASSWORD
 hub transactions list --status Failed
 hub transactions rerun 42 43      or  --status Failed --channel dhis2
+hub tasks add 42 43               or  --status Failed --since 2024-05-01T00:00Z (run by `hub serve`)
 
 The list commands take ``--json`` (one JSON array, the admin API's shapes) for scripts.
 """
@@ -18,7 +19,6 @@ import ssl
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -26,7 +26,7 @@ from rich.table import Table
 from hub import logs
 from hub.auth.service import create_user, issue_token
 from hub.channels import service as channel_service
-from hub.cli_db import HubGroup, configured_database, session_scope
+from hub.cli_db import HubGroup, configured_database, json_option, print_json, session_scope
 from hub.clients import service as client_service
 from hub.clients.schemas import ClientIn
 from hub.db import migrate
@@ -35,17 +35,12 @@ from hub.errors import HubError
 from hub.outbox.cli import outbox, worker
 from hub.pipelines.cli import run
 from hub.settings import ConfigError, Settings, get_settings
+from hub.tasks.cli import tasks
 from hub.transactions import retention
 from hub.transactions import service as transactions
 from terminology.cli import terminology
 
 console = Console()
-
-json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
-
-
-def _print_json(rows: list[Any]) -> None:
-    click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
 
 
 @click.group(cls=HubGroup)
@@ -65,6 +60,7 @@ main.add_command(outbox)
 main.add_command(dhis2)
 main.add_command(run)
 main.add_command(terminology)
+main.add_command(tasks)
 
 
 # -- serve and database ------------------------------------------------------------------------------
@@ -206,7 +202,7 @@ def client_list(as_json: bool) -> None:
     with session_scope() as session:
         clients = client_service.list_clients(session)
         if as_json:
-            _print_json(
+            print_json(
                 [
                     ClientOut.model_validate(
                         {
@@ -253,7 +249,7 @@ def channel_list(as_json: bool) -> None:
     with session_scope() as session:
         channels = channel_service.list_channels(session)
         if as_json:
-            _print_json([channel_service.to_out(c).model_dump(mode="json") for c in channels])
+            print_json([channel_service.to_out(c).model_dump(mode="json") for c in channels])
             return
         for c in channels:
             primary = next((r for r in c.routes if r.get("primary")), {})
@@ -297,7 +293,7 @@ def transactions_list(
     with session_scope() as session:
         page = transactions.list_page(session, filters=_filters(status, channel, client_id), limit=limit)
         if as_json:
-            _print_json([TransactionSummary.model_validate(tx).model_dump(mode="json") for tx in page])
+            print_json([TransactionSummary.model_validate(tx).model_dump(mode="json") for tx in page])
             return
         for tx in page:
             table.add_row(
@@ -322,7 +318,7 @@ def transactions_show(transaction_id: int) -> None:
 
     with session_scope() as session:
         detail = TransactionDetail.model_validate(transactions.get(session, transaction_id))
-    click.echo(orjson.dumps(detail.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    print_json(detail.model_dump(mode="json"))
 
 
 @transactions_group.command("rerun")
@@ -369,13 +365,14 @@ async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]
 
 @transactions_group.command("retain")
 def transactions_retain() -> None:
-    """Apply retention now: cull old bodies, purge old rows (transactions and settled deliveries)."""
+    """Apply retention now: cull old bodies, purge old rows (transactions, settled deliveries and
+    finished rerun tasks)."""
     with session_scope() as session:
         retained = retention.apply(session, get_settings())
     console.print(
         f"{retained.bodies_culled} bodies culled, {retained.transactions_purged} transactions purged; "
         f"{retained.delivery_bodies_culled} delivery bodies culled, "
-        f"{retained.deliveries_purged} deliveries purged"
+        f"{retained.deliveries_purged} deliveries purged; {retained.tasks_purged} rerun tasks purged"
     )
 
 

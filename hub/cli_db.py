@@ -1,4 +1,5 @@
-"""The configured database for CLI commands: disposed afterwards, HubErrors turned into a clean exit.
+"""The configured database for CLI commands: disposed afterwards, HubErrors turned into a clean exit;
+and the ``--json`` output the list commands share.
 
 :class:`HubGroup` is the ``hub`` command's group: whatever a command raises because the settings are
 wrong or the database is unreachable or behind the code ends the command with one line naming the
@@ -12,12 +13,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+import orjson
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.db.session import Database
 from hub.errors import HubError
 from hub.settings import ConfigError, get_settings
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
+
+
+def print_json(value: Any) -> None:
+    """``value`` (the admin API's shapes, dumped) as indented JSON, for scripts."""
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
 @contextmanager

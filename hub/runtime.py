@@ -53,7 +53,8 @@ class Runtime:
             settings.auth_max_failures, settings.auth_lockout_s, settings.auth_max_failures_per_name
         )
         db = db or Database(settings.database_url)
-        return cls(settings, db, Authenticator(db, cache, policy), Upstream(), LogWriter(db))
+        log_writer = LogWriter(db, settings.instance_name)
+        return cls(settings, db, Authenticator(db, cache, policy), Upstream(), log_writer)
 
     def reload_channels(self, session: Session | None = None, *, force: bool = False) -> bool:
         """Recompile the channel table when any channel changed (in this process or another).

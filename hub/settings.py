@@ -8,6 +8,7 @@ Environment variables win over the file.
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,12 @@ PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-key"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The YAML file's top-level keys that are not settings (read by hub.config_file and hub.dhis2.config).
 SECTIONS = frozenset({"clients", "channels", "dhis2"})
+# the width of an instance name's columns (transactions.instance, hub_instances.name, …)
+INSTANCE_NAME_LENGTH = 64
+
+
+def _host_name() -> str:
+    return socket.gethostname()[:INSTANCE_NAME_LENGTH]
 
 
 class ConfigError(ValueError):
@@ -73,6 +80,13 @@ class Settings(BaseSettings):
 
     admin_email: str | None = None
     admin_password: SecretStr | None = None
+    admin_legacy_token_auth: bool = Field(
+        False,
+        description="also keep OpenHIM's sha512 passhash for the first admin, for legacy token auth "
+        "(GET /authenticate/:user and the auth-* headers); mediators built with openhim-mediator-utils "
+        "versions that use token auth (0.2.x; 0.4.0 uses Basic) need it, or a separate user created "
+        "with `hub user add --legacy-token-auth`",
+    )
 
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -100,6 +114,18 @@ class Settings(BaseSettings):
     outbox_backoff_max_s: float = 3600.0
     outbox_lease_s: float = 120.0
     rerun_task_poll_s: float = Field(1.0, gt=0)  # how often hub serve looks for queued rerun tasks
+
+    # Each hub serve process has a name, recorded on the transactions it opens and the rerun task
+    # items it claims, and beats in hub_instances; start-up takes over only the in-flight work of
+    # its own earlier incarnation and of instances whose heartbeat stopped (hub/instances/).
+    instance_name: str = Field(
+        default_factory=_host_name,
+        min_length=1,
+        max_length=INSTANCE_NAME_LENGTH,
+        description="this process's name among the hub's replicas, unique to it (default: the host name)",
+    )
+    instance_heartbeat_s: float = Field(10.0, gt=0)
+    instance_dead_after_s: float = Field(60.0, gt=0)  # an instance silent this long is dead
 
     # Retention (hub/transactions/retention.py), by age: transactions by when they started, settled
     # outbox deliveries (delivered, failed, dead) by when they were queued. None switches a step off;
@@ -131,6 +157,13 @@ class Settings(BaseSettings):
             raise ValueError("HUB_SECRET_KEY must be set to a real secret when HUB_ENV=production")
         if self.env == "production" and (self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2):
             raise ValueError("argon2 cost below OWASP's minimum (19 MiB, 2 passes) is refused in production")
+        return self
+
+    @model_validator(mode="after")
+    def _dead_after_outlasts_heartbeats(self) -> Settings:
+        if self.instance_dead_after_s < 2 * self.instance_heartbeat_s:
+            # a live instance between two beats would be taken for dead, and its work failed
+            raise ValueError("HUB_INSTANCE_DEAD_AFTER_S must be at least twice HUB_INSTANCE_HEARTBEAT_S")
         return self
 
     @property

@@ -27,6 +27,7 @@ from hub.dhis2.api.data_values import router as dhis2_data_values_router
 from hub.dhis2.api.metadata import router as dhis2_metadata_router
 from hub.dhis2.api.system import router as dhis2_system_router
 from hub.gateway.router import METHODS, ChannelRoute, first_segments, gateway
+from hub.instances import heartbeat
 from hub.logs import request_id
 from hub.mediators import service as mediator_service
 from hub.mediators.router import router as mediators_router
@@ -36,10 +37,8 @@ from hub.outbox.worker import EmbeddedWorker
 from hub.runtime import Runtime
 from hub.settings import Settings, get_settings
 from hub.tasks import runner as task_runner
-from hub.tasks import service as tasks_service
 from hub.tasks.router import router as tasks_router
 from hub.transactions import retention
-from hub.transactions import service as transactions
 from hub.transactions.router import router as transactions_router
 
 log = logging.getLogger("hub")
@@ -104,23 +103,19 @@ def prepare(runtime: Runtime) -> None:
             session,
             email=settings.admin_email,
             password=settings.admin_password.get_secret_value() if settings.admin_password else None,
+            legacy_token_auth=settings.admin_legacy_token_auth,
         )
         if admin is not None:
-            log.info("bootstrapped the first admin user from HUB_ADMIN_EMAIL")
+            log.info(
+                "bootstrapped the first admin user from HUB_ADMIN_EMAIL",
+                extra={"legacy_token_auth": settings.admin_legacy_token_auth},
+            )
         if hub_file is not None:
             config_file.apply(session, hub_file)
-        recovered = transactions.recover_processing(session)
-        interrupted = tasks_service.recover_in_flight(session)
     # The file may have changed or removed clients: no credential checked before may be trusted.
     runtime.credentials_changed()
-    if recovered:
-        log.warning(
-            "recovered transactions left in Processing by a previous crash", extra={"count": recovered}
-        )
-    if interrupted:
-        log.warning(
-            "rerun task items in flight at a previous crash marked Failed", extra={"count": interrupted}
-        )
+    # what a crash of this instance, or a dead one, left in flight is failed before any new work
+    heartbeat.start(runtime)
     runtime.reload_channels(force=True)
     runtime.log_writer.start()
 
@@ -142,6 +137,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(_refresh_channels(runtime)),
         asyncio.create_task(retention.run_periodically(runtime)),
         asyncio.create_task(task_runner.run_periodically(runtime)),
+        asyncio.create_task(heartbeat.run_periodically(runtime)),
     ]
     worker = EmbeddedWorker(runtime) if runtime.settings.embedded_worker else None
     if worker:

@@ -483,8 +483,13 @@ def create_user(
     return user
 
 
-def bootstrap_admin(session: Session, *, email: str | None, password: str | None) -> User | None:
-    """Create the first admin from the environment when no user exists yet."""
+def bootstrap_admin(
+    session: Session, *, email: str | None, password: str | None, legacy_token_auth: bool = False
+) -> User | None:
+    """Create the first admin from the environment when no user exists yet; with
+    ``legacy_token_auth`` it also keeps OpenHIM's sha512 passhash, as :func:`create_user` does."""
     if not email or not password or session.scalar(select(User.id).limit(1)) is not None:
         return None
-    return create_user(session, email=email, password=password, groups=["admin"], legacy_token_auth=True)
+    return create_user(
+        session, email=email, password=password, groups=["admin"], legacy_token_auth=legacy_token_auth
+    )

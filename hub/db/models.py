@@ -5,6 +5,7 @@ from hub.channels.models import Channel, ChannelAudit
 from hub.db.base import Base
 from hub.dhis2.datavalues import models as dhis2_datavalues  # noqa: F401
 from hub.dhis2.metadata import models as dhis2_metadata  # noqa: F401
+from hub.instances.models import HubInstance
 from hub.mediators.models import Mediator
 from hub.outbox.models import Delivery
 from hub.tasks.models import RerunTask, RerunTaskItem
@@ -19,6 +20,7 @@ __all__ = [
     "ChannelAudit",
     "Client",
     "Delivery",
+    "HubInstance",
     "Mediator",
     "RerunTask",
     "RerunTaskItem",

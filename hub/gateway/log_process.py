@@ -143,10 +143,11 @@ def _discard(connection: Connection | None) -> None:
 
 class GroupCommitter:
     """Commits groups of writes on one connection, kept from group to group (no pool checkout,
-    pre-ping or reset per group)."""
+    pre-ping or reset per group). Its opens record ``instance``, the hub process they belong to."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, instance: str) -> None:
         self.db = db
+        self.instance = instance
         self._open = Prepared(transactions.OPEN, db.engine, transactions.OPEN_COLUMNS)
         self._close = Prepared(transactions.CLOSE, db.engine, transactions.CLOSE_COLUMNS)
         self._connection: Connection | None = None
@@ -218,7 +219,7 @@ class GroupCommitter:
         """The parameters of the group's opens and of its closes."""
         opens = self._open.rows(
             (transactions.opening_values(w) for w in writes if isinstance(w, transactions.Opening)),
-            transactions.opening_shared(now),
+            transactions.opening_shared(now, self.instance),
         )
         finished = micros(now)
         closes = self._close.rows(
@@ -277,12 +278,13 @@ def writer_database(url: str) -> Database:
     return Database(url, **({} if url.startswith("sqlite") else {"paramstyle": "format"}))
 
 
-def serve(url: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
-    """The writer process: commit the writes of every frame waiting as one group, and answer."""
+def serve(url: str, instance: str, channel: socket.socket, max_group: int = MAX_GROUP) -> None:
+    """The writer process of the hub process ``instance``: commit the writes of every frame
+    waiting as one group, and answer."""
     # Ctrl-C reaches the whole process group; the hub stops first, then closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     db = writer_database(url)
-    committer = GroupCommitter(db)
+    committer = GroupCommitter(db, instance)
     frames = Frames()
     try:
         while data := channel.recv(READ_BYTES):

@@ -125,8 +125,9 @@ class LogWriter:
     """Used from one event loop at a time (a new loop gets a new writer process). ``stop()``, at
     shutdown after the last request, lets the process commit what it was sent and end."""
 
-    def __init__(self, db: Database, *, max_group: int = log_process.MAX_GROUP) -> None:
+    def __init__(self, db: Database, instance: str, *, max_group: int = log_process.MAX_GROUP) -> None:
         self.url = db.url
+        self.instance = instance  # the hub process the rows it opens belong to (hub.instances)
         self.max_group = max_group
         self.commits = 0  # DB transactions the writer process has begun, retries included
         self._sequence = count()
@@ -143,7 +144,7 @@ class LogWriter:
             ours, theirs = socket.socketpair()
             process = _context().Process(
                 target=log_process.serve,
-                args=(self.url, theirs, self.max_group),
+                args=(self.url, self.instance, theirs, self.max_group),
                 name="hub-log-writer",
                 daemon=True,
             )

@@ -13,12 +13,12 @@ from __future__ import annotations
 import signal
 
 import click
-import orjson
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from hub import logs
-from hub.cli_db import HubGroup, configured_database
+from hub.cli_db import HubGroup, configured_database, json_option, print_json
 from hub.db import migrate
 from hub.errors import HubError
 from hub.outbox import service
@@ -65,7 +65,7 @@ def outbox() -> None:
 @click.option("--transaction", "transaction_id", type=int, default=None)
 @click.option("--before-id", type=int, default=None, help="show deliveries older than this id")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
+@json_option
 def outbox_list(
     status: str | None,
     route: str | None,
@@ -87,7 +87,7 @@ def outbox_list(
         page = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
         if as_json:
             rows = [DeliverySummary.model_validate(d).model_dump(mode="json") for d in page]
-            click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+            print_json(rows)
             return
         for d in page:
             table.add_row(
@@ -114,7 +114,8 @@ def outbox_list(
 def outbox_retry(
     ids: tuple[int, ...], status: str | None, route: str | None, transaction_id: int | None
 ) -> None:
-    """Send failed or dead deliveries again: by id, or every one matching the filters."""
+    """Send failed or dead deliveries again: by id, or every one matching the filters (a batch at a time,
+    with a progress bar). Those whose body retention has dropped are left as they are."""
     if not ids and not (status or route or transaction_id):
         raise click.UsageError("give delivery ids, or --status/--route/--transaction")
     refused: list[str] = []
@@ -130,7 +131,10 @@ def outbox_retry(
             filters = service.Filters(
                 status=DeliveryStatus(status) if status else None, transaction_id=transaction_id, route=route
             )
-            retried = len(service.retry_matching(session, filters=filters))
+            matched = service.retryable_ids(session, filters=filters)
+            with Progress(console=console) as progress:
+                bar = progress.add_task("queueing again", total=len(matched))
+                retried = len(service.requeue(session, matched, progress=lambda n: progress.advance(bar, n)))
     console.print(f"{retried} deliveries queued again")
     for reason in refused:
         console.print(f"  refused: {reason}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -46,6 +46,8 @@ UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT)
 GAUGED = (*UNSENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 RETRYABLE = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 SETTLED = (DeliveryStatus.DELIVERED, *RETRYABLE)
+# deliveries reset per statement when many are sent again (a bounded IN list; progress between)
+RETRY_BATCH = 500
 # The body of a delivery retention has culled. enqueue stores an empty body as NULL, so an empty
 # one means only this: the delivery can no longer be sent.
 CULLED = b""
@@ -539,13 +541,34 @@ def retry(session: Session, *, delivery_id: int) -> Delivery:
     return row
 
 
+def retryable_ids(session: Session, *, filters: Filters) -> list[int]:
+    """The failed or dead deliveries matching ``filters`` (status, if given, must be one of those),
+    oldest first."""
+    if filters.status is not None and filters.status not in RETRYABLE:
+        raise Conflict(f"only {' or '.join(RETRYABLE)} deliveries can be retried, not {filters.status}")
+    query = filters.apply(select(Delivery.id)).where(Delivery.status.in_(RETRYABLE)).order_by(Delivery.id)
+    return list(session.scalars(query))
+
+
+def requeue(
+    session: Session, ids: Sequence[int], *, progress: Callable[[int], None] | None = None
+) -> list[int]:
+    """Reset those of ``ids`` still failed or dead, except those whose body retention has dropped,
+    ``RETRY_BATCH`` ids per statement in the order given; ``progress(n)`` after each batch of ``n``.
+    The ids reset, sorted."""
+    reset: list[int] = []
+    for start in range(0, len(ids), RETRY_BATCH):
+        batch = ids[start : start + RETRY_BATCH]
+        reset += _reset(session, Delivery.id.in_(batch))
+        if progress is not None:
+            progress(len(batch))
+    return sorted(reset)
+
+
 def retry_matching(session: Session, *, filters: Filters) -> list[int]:
     """Reset every failed or dead delivery matching ``filters`` (status, if given, must be one of those),
     except those whose body retention has dropped."""
-    if filters.status is not None and filters.status not in RETRYABLE:
-        raise Conflict(f"only {' or '.join(RETRYABLE)} deliveries can be retried, not {filters.status}")
-    ids = filters.apply(select(Delivery.id)).scalar_subquery()
-    return sorted(_reset(session, Delivery.id.in_(ids)))
+    return requeue(session, retryable_ids(session, filters=filters))
 
 
 # -- retention (run with the transaction log's: hub.transactions.retention) ------------------------------

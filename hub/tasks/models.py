@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, UTCDateTime, utcnow
+from hub.settings import INSTANCE_NAME_LENGTH
 
 
 class TaskStatus(enum.StrEnum):
@@ -45,7 +46,11 @@ class RerunTaskItem(Base):
     """One transaction of a task, rerun once, in ``position`` order."""
 
     __tablename__ = "rerun_task_items"
-    __table_args__ = (Index("ix_rerun_task_items_by_status", "task_id", "status", "position"),)
+    __table_args__ = (
+        Index("ix_rerun_task_items_by_status", "task_id", "status", "position"),
+        # the take-over of items in flight (hub.instances), across tasks
+        Index("ix_rerun_task_items_in_flight", "status", "instance"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("rerun_tasks.id", ondelete="CASCADE"))
@@ -56,3 +61,5 @@ class RerunTaskItem(Base):
     rerun_status: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the hub serve process that claimed it (hub.instances)
+    instance: Mapped[str | None] = mapped_column(String(INSTANCE_NAME_LENGTH))

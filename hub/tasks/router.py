@@ -5,24 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
 
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.fields import RowId
 from hub.api.paging import next_cursor
-from hub.errors import BadRequest
+from hub.tasks import admin as admin_tasks
 from hub.tasks import service
-from hub.tasks.models import ItemStatus, RerunTask, TaskStatus
+from hub.tasks.models import ItemStatus, TaskStatus
 from hub.tasks.schemas import TaskDetail, TaskItem, TaskItemPage, TaskMove, TaskPage, TaskRequest, TaskSummary
-from hub.transactions import service as transactions
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-
-
-def _detail(session: Session, task: RerunTask) -> TaskDetail:
-    items = service.counts(session, task.id)
-    summary = TaskSummary.model_validate(task).model_dump()
-    return TaskDetail(**summary, items=items, total=sum(items.values()))
 
 
 @router.post(
@@ -33,17 +25,7 @@ def _detail(session: Session, task: RerunTask) -> TaskDetail:
     responses={400: {"description": "no ids nor filter, an unknown id, or nothing matches"}},
 )
 def create_task(body: TaskRequest, admin: AdminDep, session: SessionDep) -> TaskDetail:
-    if body.ids:
-        ids = body.ids
-    elif body.filtered:
-        filters = transactions.Filters(body.status, body.channel, None, None, body.since, body.until)
-        ids = transactions.ids_matching(session, filters=filters, limit=body.limit)
-        if not ids:
-            raise BadRequest("no transaction matches these filters")
-    else:
-        raise BadRequest("give ids, or at least one of status, channel, since and until")
-    task = service.create(session, ids, batch_size=body.batch_size, paused=body.paused, created_by=admin.name)
-    return _detail(session, task)
+    return admin_tasks.detail(session, admin_tasks.create(session, body, created_by=admin.name))
 
 
 @router.get("", response_model=TaskPage, summary="List tasks, newest first")
@@ -63,7 +45,7 @@ def list_tasks(
 
 @router.get("/{task_id}", response_model=TaskDetail, summary="One task, with its progress")
 def get_task(task_id: RowId, _: AdminDep, session: SessionDep) -> TaskDetail:
-    return _detail(session, service.get(session, task_id))
+    return admin_tasks.detail(session, service.get(session, task_id))
 
 
 @router.get("/{task_id}/items", response_model=TaskItemPage, summary="A task's transactions and their reruns")
@@ -89,7 +71,7 @@ def list_items(
     responses={409: {"description": "the task cannot go to that state from its own"}},
 )
 def move_task(task_id: RowId, body: TaskMove, _: AdminDep, session: SessionDep) -> TaskDetail:
-    return _detail(session, service.move(session, task_id, body.status))
+    return admin_tasks.detail(session, service.move(session, task_id, body.status))
 
 
 @router.delete(

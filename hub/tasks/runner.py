@@ -46,7 +46,7 @@ async def run_batch(runtime: Runtime) -> bool:
 
 def _claim(runtime: Runtime) -> Batch | None:
     with runtime.db.session() as session:
-        return service.claim(session)
+        return service.claim(session, instance=runtime.settings.instance_name)
 
 
 async def run_periodically(runtime: Runtime) -> None:

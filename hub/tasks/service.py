@@ -2,8 +2,9 @@
 
 A task's items are claimed a batch at a time, in position order, in a DB transaction that locks
 the task's row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several hub processes share tasks
-without claiming an item twice). An item is rerun at most once: one left in Processing by a crash
-is marked Failed on start-up, not sent again, because its rerun may have reached the upstream.
+without claiming an item twice). An item is rerun at most once: one left in Processing by a hub
+process that stopped is marked Failed (``hub.instances``), not sent again, because its rerun may
+have reached the upstream.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
 from hub.errors import BadRequest, Conflict, NotFound
+from hub.instances.service import Orphans
 from hub.tasks.models import ItemStatus, RerunTask, RerunTaskItem, TaskStatus
 from hub.transactions.models import Transaction
 
@@ -142,8 +144,9 @@ class Batch:
     items: list[tuple[int, int]]  # (item id, transaction id)
 
 
-def claim(session: Session) -> Batch | None:
-    """The next batch of the oldest runnable task, marked Processing; None when nothing is queued."""
+def claim(session: Session, *, instance: str | None = None) -> Batch | None:
+    """The next batch of the oldest runnable task, marked Processing by ``instance`` (the hub serve
+    process that reruns it; None outside one); None when nothing is queued."""
     task = session.scalars(
         select(RerunTask)
         .where(RerunTask.status.in_(RUNNABLE))
@@ -166,7 +169,7 @@ def claim(session: Session) -> Batch | None:
     session.execute(
         update(RerunTaskItem)
         .where(RerunTaskItem.id.in_([r.id for r in rows]))
-        .values(status=ItemStatus.PROCESSING)
+        .values(status=ItemStatus.PROCESSING, instance=instance)
     )
     task.status = TaskStatus.PROCESSING
     return Batch(task.id, [(r.id, r.transaction_id) for r in rows])
@@ -201,11 +204,12 @@ def settle(session: Session, task_id: int) -> None:
         _complete(task)
 
 
-def recover_in_flight(session: Session) -> int:
-    """On start-up: items left in Processing by a crash are Failed (see the module's note)."""
+def recover_in_flight(session: Session, orphans: Orphans) -> int:
+    """Items left in Processing by a stopped hub process (``orphans``) are Failed (see the
+    module's note); found through ``ix_rerun_task_items_in_flight``."""
     result = session.execute(
         update(RerunTaskItem)
-        .where(RerunTaskItem.status == ItemStatus.PROCESSING)
+        .where(RerunTaskItem.status == ItemStatus.PROCESSING, orphans.condition(RerunTaskItem.instance))
         .values(status=ItemStatus.FAILED, error=INTERRUPTED, finished_at=utcnow())
     )
     return result.rowcount or 0

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
+from hub.settings import INSTANCE_NAME_LENGTH
 
 
 class Status(enum.StrEnum):
@@ -61,3 +62,5 @@ class Transaction(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[float | None] = mapped_column()
     bodies_culled: Mapped[bool] = mapped_column(default=False)
+    # the hub serve process that opened it (hub.instances); None outside one, or before 0011
+    instance: Mapped[str | None] = mapped_column(String(INSTANCE_NAME_LENGTH))

@@ -2,6 +2,8 @@
 
 Both steps cover the transaction log and the outbox's settled deliveries (delivered, failed, dead);
 a pending or in-flight delivery is still owed and keeps its body and its row whatever its age.
+The purge also takes finished rerun tasks (Completed, Cancelled) with their items, a batch at a
+time; a Queued, Processing or Paused task, or one with reruns still in flight, stays whatever its age.
 """
 
 from __future__ import annotations
@@ -12,16 +14,22 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from anyio import to_thread
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hub.db.base import utcnow
 from hub.outbox import service as outbox
 from hub.runtime import Runtime
 from hub.settings import Settings
+from hub.tasks.models import ItemStatus, RerunTask, RerunTaskItem, TaskStatus
 from hub.transactions import service as transactions
 
 log = logging.getLogger("hub.retention")
 
 INTERVAL_S = 3600.0
+FINISHED_TASKS = (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+# rerun tasks deleted per statement; a task has up to 10,000 items (hub.tasks.schemas.MAX_ITEMS)
+TASK_PURGE_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,7 @@ class Retained:
     transactions_purged: int = 0
     delivery_bodies_culled: int = 0
     deliveries_purged: int = 0
+    tasks_purged: int = 0
 
 
 def apply(session: Session, settings: Settings, *, now: datetime | None = None) -> Retained:
@@ -52,8 +61,40 @@ def apply(session: Session, settings: Settings, *, now: datetime | None = None) 
             retained,
             deliveries_purged=deliveries_purged,
             transactions_purged=transactions.purge(session, older_than=age, now=now),
+            tasks_purged=_purge_tasks(session, older_than=age, now=now),
         )
     return retained
+
+
+def _purge_tasks(session: Session, *, older_than: timedelta, now: datetime | None) -> int:
+    """Delete finished rerun tasks older than ``now - older_than``, ``TASK_PURGE_BATCH`` at a time;
+    their items go with them (ON DELETE CASCADE). A task's age runs from its completion, or from its
+    creation when it has none (a Cancelled task). One whose reruns are still in flight stays: the
+    runner records their outcomes on it."""
+    cutoff = (now or utcnow()) - older_than
+    in_flight = (
+        select(RerunTaskItem.id)
+        .where(RerunTaskItem.task_id == RerunTask.id, RerunTaskItem.status == ItemStatus.PROCESSING)
+        .exists()
+    )
+    batch = (
+        select(RerunTask.id)
+        .where(
+            RerunTask.status.in_(FINISHED_TASKS),
+            func.coalesce(RerunTask.completed_at, RerunTask.created_at) < cutoff,
+            ~in_flight,
+        )
+        .order_by(RerunTask.id)
+        .limit(TASK_PURGE_BATCH)
+    )
+    purged = 0
+    while ids := list(session.scalars(batch)):
+        # the status again: on PostgreSQL an admin may queue a Cancelled task again meanwhile
+        result = session.execute(
+            delete(RerunTask).where(RerunTask.id.in_(ids), RerunTask.status.in_(FINISHED_TASKS))
+        )
+        purged += result.rowcount or 0
+    return purged
 
 
 def _run(runtime: Runtime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
 from hub.errors import BadRequest, NotFound
+from hub.instances.service import Orphans
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions.models import Status, Transaction
 
@@ -63,12 +64,20 @@ TRANSACTIONS = Transaction.__table__
 # Core statements over the table, not the ORM entity: the gateway's log writer runs them
 # prepared (hub.db.session.Prepared), so their rows name every column they set, and runs
 OPEN = insert(TRANSACTIONS).returning(TRANSACTIONS.c.id)
-OPEN_COLUMNS = (*Opening.__slots__, "status", "started_at", "orchestrations", "properties", "bodies_culled")
+OPEN_COLUMNS = (
+    *Opening.__slots__,
+    "status",
+    "started_at",
+    "orchestrations",
+    "properties",
+    "bodies_culled",
+    "instance",
+)
 CLOSE = update(TRANSACTIONS).where(TRANSACTIONS.c.id == bindparam("transaction_id"))
 CLOSE_COLUMNS = (*Closing.__slots__, "duration_ms", "transaction_id", "finished_at")
 
 # The values of a row in the order of the columns above; the last ones (from the moment of the
-# write) are the same for every row a group writes.
+# write, and the process that writes) are the same for every row a group writes.
 _opening_values = attrgetter(*Opening.__slots__)
 _closing_values = attrgetter(*Closing.__slots__)
 
@@ -77,8 +86,8 @@ def opening_values(opening: Opening) -> tuple[Any, ...]:
     return _opening_values(opening)
 
 
-def opening_shared(started: datetime) -> tuple[Any, ...]:
-    return (Status.PROCESSING, started, [], {}, False)
+def opening_shared(started: datetime, instance: str | None) -> tuple[Any, ...]:
+    return (Status.PROCESSING, started, [], {}, False, instance)
 
 
 def closing_values(transaction_id: int, closing: Closing, duration_ms: float) -> tuple[Any, ...]:
@@ -89,9 +98,11 @@ def closing_shared(finished: datetime) -> tuple[Any, ...]:
     return (finished,)
 
 
-def opening_row(opening: Opening, started: datetime) -> dict[str, Any]:
-    """The values of the Processing row, for :data:`OPEN`."""
-    return dict(zip(OPEN_COLUMNS, (*opening_values(opening), *opening_shared(started)), strict=True))
+def opening_row(opening: Opening, started: datetime, instance: str | None) -> dict[str, Any]:
+    """The values of the Processing row, for :data:`OPEN`; ``instance``: the ``hub serve`` process
+    that owns it until it is closed (``hub.instances``), None outside one."""
+    values = (*opening_values(opening), *opening_shared(started, instance))
+    return dict(zip(OPEN_COLUMNS, values, strict=True))
 
 
 def closing_row(
@@ -103,10 +114,12 @@ def closing_row(
     return dict(zip(CLOSE_COLUMNS, values, strict=True))
 
 
-def open_transaction(session: Session, opening: Opening) -> tuple[int, datetime]:
-    """Write the Processing row; returns its id and start time."""
+def open_transaction(
+    session: Session, opening: Opening, *, instance: str | None = None
+) -> tuple[int, datetime]:
+    """Write the Processing row (see :func:`opening_row`); returns its id and start time."""
     started = utcnow()
-    return session.execute(OPEN, opening_row(opening, started)).scalar_one(), started
+    return session.execute(OPEN, opening_row(opening, started, instance)).scalar_one(), started
 
 
 def close_transaction(session: Session, transaction_id: int, closing: Closing, started: datetime) -> None:
@@ -167,11 +180,12 @@ def ids_matching(session: Session, *, filters: Filters, limit: int) -> list[int]
     return list(session.scalars(filters.apply(select(Transaction.id)).order_by(Transaction.id).limit(limit)))
 
 
-def recover_processing(session: Session) -> int:
-    """Mark rows left in Processing by a crash as Failed; they keep their request for rerun."""
+def recover_processing(session: Session, orphans: Orphans) -> int:
+    """Mark rows left in Processing by a stopped hub process (``orphans``) as Failed; they keep
+    their request for rerun. Processing rows are few: found through ``ix_transactions_by_status``."""
     result = session.execute(
         update(Transaction)
-        .where(Transaction.status == Status.PROCESSING)
+        .where(Transaction.status == Status.PROCESSING, orphans.condition(Transaction.instance))
         .values(
             status=Status.FAILED,
             finished_at=utcnow(),

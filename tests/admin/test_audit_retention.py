@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hub.db.base import utcnow
+from hub.instances.service import Orphans
 from hub.transactions import service as transactions
 from hub.transactions.models import Status, Transaction
 
@@ -66,7 +67,7 @@ def test_start_up_recovery_fails_only_rows_left_processing(db):
     opening = transactions.Opening("r", "GET", "/y", "", None, None, "c", {}, None, 0, True)
     with db.session() as session:
         stuck, _ = transactions.open_transaction(session, opening)
-        assert transactions.recover_processing(session) == 1
+        assert transactions.recover_processing(session, Orphans("me", utcnow(), at_start=True)) == 1
     with db.session() as session:
         rows = {r.id: r for r in session.scalars(select(Transaction))}
 

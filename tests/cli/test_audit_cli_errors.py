@@ -57,6 +57,9 @@ DB_COMMANDS = [
     ["transactions", "retain"],
     ["outbox", "list"],
     ["outbox", "retry", "1"],
+    ["tasks", "list"],
+    ["tasks", "show", "1"],
+    ["tasks", "add", "1"],
 ]
 
 

@@ -21,6 +21,7 @@ from hub.transactions.models import Status, Transaction
 
 MISSING_CHANNEL = 987_654
 MISSING_TRANSACTION = 987_655
+INSTANCE = "writer-test-instance"
 
 
 def opening(request_id: str, channel_pk: int | None = None) -> transactions.Opening:
@@ -37,7 +38,7 @@ CLOSING = transactions.Closing(
 def run(db: Database, scenario: Any) -> tuple[Any, int]:
     """Run ``scenario(writer)`` on an event loop; its result and how many DB transactions the
     writer process began."""
-    writer = LogWriter(db)
+    writer = LogWriter(db, INSTANCE)
     try:
         return asyncio.run(scenario(writer)), writer.commits
     finally:
@@ -64,6 +65,7 @@ def test_concurrent_requests_commit_in_groups(db: Database) -> None:
     assert all(r.status == Status.SUCCESSFUL and r.finished_at and r.duration_ms is not None for r in rows)
     assert rows[0].request_headers == {"x": "1"} and rows[0].orchestrations == [{"name": "up"}]
     assert rows[0].started_at.tzinfo is not None and rows[0].error is None
+    assert {r.instance for r in rows} == {INSTANCE}, "each open records the writing process's instance"
 
 
 def test_a_failing_write_fails_only_its_own_request(db: Database) -> None:
@@ -138,7 +140,7 @@ def test_prepared_statements_split_many_rows_and_keep_their_order(db: Database) 
     now = utcnow()
     with engine.begin() as connection:
         rows = [transactions.opening_values(opening(f"r{n}")) for n in range(7)]
-        ids = opens.insert_many(connection, opens.rows(rows, transactions.opening_shared(now)))
+        ids = opens.insert_many(connection, opens.rows(rows, transactions.opening_shared(now, INSTANCE)))
         closing = [
             transactions.closing_values(tx_id, replace(CLOSING, response_status=200 + n), 0.0)
             for n, tx_id in enumerate(ids)
@@ -182,7 +184,7 @@ def test_a_lost_connection_is_retried_only_where_nothing_can_have_committed(
     request twice) and each fails. On SQLite the group's statements run inside a transaction that
     had not committed, so each write is retried alone, and fails alone."""
     writer_db = writer_database(db.url)
-    committer = GroupCommitter(writer_db)
+    committer = GroupCommitter(writer_db, INSTANCE)
     attempts = []
 
     def lost(*args: Any) -> None:

@@ -1,4 +1,8 @@
-"""OpenHIM's legacy token auth end to end: ``GET /authenticate/{user}``, then the ``auth-*`` headers."""
+"""OpenHIM's legacy token auth end to end: ``GET /authenticate/{user}``, then the ``auth-*`` headers.
+
+The bootstrap admin keeps the legacy passhash only with ``HUB_ADMIN_LEGACY_TOKEN_AUTH``: this
+module's ``hub`` sets it; the tests of the default use ``make_hub`` without it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from hub.auth.models import User
 from hub.auth.service import create_user
-from tests.conftest import ADMIN
+from hub.settings import Settings
+from tests.conftest import ADMIN, write_config
 from tests.mediators.conftest import mediator_doc
+
+PROBLEM = "application/problem+json"
 
 
 def sha512(text: str) -> str:
@@ -30,6 +39,50 @@ def token_headers(hub, email: str, password: str, *, skew: timedelta = timedelta
         "auth-salt": salt,
         "auth-token": sha512(passhash + salt + ts),
     }
+
+
+@pytest.fixture
+def hub(make_hub):
+    """A hub whose bootstrap admin opted in to legacy token auth."""
+    return make_hub(admin_legacy_token_auth=True)
+
+
+def legacy_columns(hub, email: str) -> tuple[str | None, str | None]:
+    with hub.runtime.db.session() as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        return user.legacy_salt, user.legacy_passhash
+
+
+def test_the_bootstrap_admin_has_no_legacy_token_auth_by_default(make_hub):
+    hub = make_hub()
+    assert legacy_columns(hub, ADMIN[0]) == (None, None)
+    # as for any user without legacy auth: a salt to hash with (a fake one), then a 401 with the challenge
+    challenge = httpx.get(f"{hub.url}/authenticate/{ADMIN[0]}")
+    assert challenge.status_code == 200 and len(challenge.json()["salt"]) == 32
+    refused = httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, *ADMIN))
+    assert refused.status_code == 401 and refused.headers["content-type"] == PROBLEM
+    assert refused.json()["detail"] == "invalid legacy auth token"
+    assert "basic" in refused.headers["www-authenticate"].lower()
+    assert httpx.get(f"{hub.url}/mediators", auth=ADMIN).status_code == 200
+
+
+def test_the_bootstrap_admin_opts_in_to_legacy_token_auth(hub):
+    salt, passhash = legacy_columns(hub, ADMIN[0])
+    assert httpx.get(f"{hub.url}/authenticate/{ADMIN[0]}").json()["salt"] == salt
+    assert passhash == sha512(salt + ADMIN[1])
+    assert httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, *ADMIN)).status_code == 200
+
+
+@pytest.mark.parametrize("source", ["environment", "config-file"])
+def test_the_setting_is_read_from_the_environment_or_the_config_file(source, monkeypatch, tmp_path):
+    for name in ("HUB_CONFIG", "HUB_ADMIN_LEGACY_TOKEN_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings().admin_legacy_token_auth is False
+    if source == "environment":
+        monkeypatch.setenv("HUB_ADMIN_LEGACY_TOKEN_AUTH", "true")
+    else:
+        monkeypatch.setenv("HUB_CONFIG", write_config(tmp_path, {"admin_legacy_token_auth": True}))
+    assert Settings().admin_legacy_token_auth is True
 
 
 def test_challenge_is_public_and_gives_salt_and_server_time(hub):
@@ -61,7 +114,7 @@ def test_token_auth_reaches_the_mediator_api(hub):
 )
 def test_bad_or_stale_tokens_are_401(hub, password, skew):
     r = httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, ADMIN[0], password, skew=skew))
-    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
 
 
 def test_missing_token_header_is_401(hub):

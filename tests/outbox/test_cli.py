@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from hub.db.session import Database
-from hub.outbox import cli
+from hub.outbox import cli, service
 from hub.outbox.cli import outbox, worker
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.settings import get_settings
@@ -62,6 +63,38 @@ def test_retry_by_id_and_by_filter(db: Database) -> None:
     assert load(db, delivered).status == DeliveryStatus.DELIVERED
 
     assert CliRunner().invoke(outbox, ["retry"]).exit_code == 2, "no ids and no filter is a usage error"
+
+
+def test_retry_by_filter_goes_a_batch_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    matched = 2 * service.RETRY_BATCH + 7
+    ids = enqueue(db, *(spec(f"http://t.test/{i}", route_name="bulk") for i in range(matched + 2)))
+    culled, delivered = ids[-2:]
+    with db.session() as session:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status=DeliveryStatus.DEAD))
+        session.execute(update(Delivery).where(Delivery.id == culled).values(body=service.CULLED))
+        session.execute(
+            update(Delivery).where(Delivery.id == delivered).values(status=DeliveryStatus.DELIVERED)
+        )
+    batches: list[int] = []
+    requeue = service.requeue
+
+    def counted(session: Session, ids: Sequence[int], *, progress: Callable[[int], None]) -> list[int]:
+        return requeue(session, ids, progress=lambda n: (batches.append(n), progress(n)))
+
+    monkeypatch.setattr(service, "requeue", counted)
+
+    result = CliRunner().invoke(outbox, ["retry", "--route", "bulk"])
+
+    assert result.exit_code == 0, result.output
+    assert f"{matched} deliveries queued again" in result.output, "the one retention culled is left"
+    assert batches == [service.RETRY_BATCH, service.RETRY_BATCH, 8], "in bounded batches over all matched"
+    with db.session() as session:
+        statuses = dict(
+            session.execute(
+                select(Delivery.status, func.count()).where(Delivery.id.in_(ids)).group_by(Delivery.status)
+            ).all()
+        )
+    assert statuses == {DeliveryStatus.PENDING: matched, DeliveryStatus.DEAD: 1, DeliveryStatus.DELIVERED: 1}
 
 
 def test_worker_once_drains_what_is_due_and_exits(

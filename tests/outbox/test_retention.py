@@ -142,7 +142,10 @@ def test_hub_transactions_retain_runs_the_outbox_steps_too(
 
     assert result.exit_code == 0, result.output
     printed = " ".join(result.output.split())  # as the console may wrap it
-    assert printed == "0 bodies culled, 0 transactions purged; 1 delivery bodies culled, 1 deliveries purged"
+    assert printed == (
+        "0 bodies culled, 0 transactions purged; 1 delivery bodies culled, 1 deliveries purged; "
+        "0 rerun tasks purged"
+    )
     with db.session() as session:
         assert list(session.scalars(select(Delivery.id))) == [pending]
     assert load(db, pending).body == BODY

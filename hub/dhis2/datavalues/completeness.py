@@ -138,7 +138,8 @@ def import_registrations(
     payload = orjson.dumps(document)
     transaction_id, started = log.open_entry(db, client=client.name, method="POST",
                                              path="/api/completeDataSetRegistrations", query="", headers={},
-                                             body=payload, size=len(payload))  # fmt: skip
+                                             body=payload, size=len(payload),
+                                             instance=settings.instance_name)  # fmt: skip
     summary = ImportSummary(dry_run=params.get("dryRun", "false").lower() == "true")
     schemes = Schemes.from_request(params, Header(), "uid")
     with db.session() as session:

@@ -28,8 +28,9 @@ def open_entry(
     headers: dict[str, str],
     body: bytes | None,
     size: int,
+    instance: str,
 ) -> tuple[int, datetime]:
-    """Write the Processing row; returns its id and start time."""
+    """Write the Processing row, owned by the hub process ``instance``; returns its id and start time."""
     stored = body is not None and size <= STORED_BODY_BYTES
     opening = Opening(
         request_id=request_id.get() or "",
@@ -45,7 +46,7 @@ def open_entry(
         request_stored=stored,
     )
     with db.session() as session:
-        return open_transaction(session, opening)
+        return open_transaction(session, opening, instance=instance)
 
 
 def close_entry(

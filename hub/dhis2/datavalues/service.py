@@ -215,7 +215,9 @@ def import_logged(
     settings: Settings,
 ) -> tuple[ImportSummary, int]:
     """A synchronous import inside its transaction log entry; returns the summary and the entry's id."""
-    transaction_id, started = log.open_entry(db, client=options.client, **log_fields(source, received))
+    transaction_id, started = log.open_entry(
+        db, client=options.client, instance=settings.instance_name, **log_fields(source, received)
+    )
     summary = import_values(
         db, source=source, options=options, transaction_id=transaction_id, targets=targets, settings=settings
     )

@@ -179,7 +179,7 @@ def submit_logged(
 ) -> str:
     """An ``async=true`` import: log it, store the job and payload durably, start it; returns the job id."""
     transaction_id, started = log.open_entry(
-        db, client=options.client, **service.log_fields(source, received)
+        db, client=options.client, instance=settings.instance_name, **service.log_fields(source, received)
     )
     with db.session() as session:
         job_id = submit(

@@ -59,6 +59,7 @@ def run_import(loaded: Database) -> Importer:
             headers={},
             body=None,
             size=len(body),
+            instance="tester-instance",
         )
         options = service.ImportOptions(fmt=fmt, params=params, client="tester", roots=roots, roles=roles)
         return service.import_values(

@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from hub.transactions.models import Transaction
 from tests.dhis2.datavalues.conftest import CLIENT
 
 VALUE = {"dataElement": "BjDrgVrkBI3", "period": "201911", "orgUnit": "O6uvpzGd5pu",
@@ -155,3 +156,6 @@ def test_each_post_is_logged_as_a_transaction(dhis2_hub: Any) -> None:
     assert entry["status"] == "Completed"
     assert entry["client_id"] == CLIENT[0]
     assert "E7612" in entry["response_body"]
+    with dhis2_hub.runtime.db.session() as session:
+        logged = session.get(Transaction, entry["id"])
+    assert logged.instance == dhis2_hub.settings.instance_name, "owned by the hub process that serves it"

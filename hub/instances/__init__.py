@@ -1,0 +1,1 @@
+"""``hub serve`` instances: a name and a heartbeat each, so replicas take over only orphaned work."""

@@ -1,0 +1,85 @@
+"""The heartbeat of a ``hub serve`` process, and its take-over of orphaned work (``service``'s rule).
+
+    start-up, before the first request:  beat ─▶ fail the work in flight of this instance's
+                                          earlier incarnation, of no instance, of dead instances
+    every ``instance_heartbeat_s``:      beat ─▶ fail the work in flight of dead instances,
+                                          forget them
+
+Failing is what start-up recovery always did: a transaction left in Processing becomes Failed
+(its request is kept for a rerun), a rerun task item in flight becomes Failed (not sent again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from anyio import to_thread
+from sqlalchemy.orm import Session
+
+from hub.db.base import utcnow
+from hub.instances import service
+from hub.instances.service import Orphans
+from hub.runtime import Runtime
+from hub.tasks import service as tasks
+from hub.transactions import service as transactions
+
+log = logging.getLogger("hub.instances")
+
+
+def start(runtime: Runtime) -> None:
+    """Before this process opens any transaction or claims any rerun (blocking)."""
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        service.beat(session, settings.instance_name, utcnow(), restart=True)
+        taken = _take_over(session, Orphans.now(settings, at_start=True))
+    _report(*taken)
+
+
+def beat(runtime: Runtime, started_at: datetime | None) -> datetime:
+    """One heartbeat and take-over (blocking). ``started_at``: this instance's start time as the
+    last beat found it (None at the first); returns it as this beat found it."""
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        stored = service.beat(session, settings.instance_name, started_at or utcnow(), restart=False)
+        taken = _take_over(session, Orphans.now(settings, at_start=False))
+    if started_at is not None and stored != started_at:
+        log.error(
+            "another hub process has started under this instance name: each takes over the other's "
+            "work in flight when it starts; give each its own HUB_INSTANCE_NAME",
+            extra={"instance": settings.instance_name},
+        )
+    _report(*taken)
+    return stored
+
+
+async def run_periodically(runtime: Runtime) -> None:
+    """Beat every ``instance_heartbeat_s``; :func:`start` made the first beat."""
+    started_at: datetime | None = None
+    while True:
+        await asyncio.sleep(runtime.settings.instance_heartbeat_s)
+        try:
+            started_at = await to_thread.run_sync(beat, runtime, started_at)
+        except Exception:
+            log.exception("instance heartbeat failed; will retry next interval")
+
+
+def _take_over(session: Session, orphans: Orphans) -> tuple[int, int]:
+    """Fail the orphaned work in flight and forget the dead instances; how many transactions and
+    rerun task items were failed."""
+    failed = transactions.recover_processing(session, orphans), tasks.recover_in_flight(session, orphans)
+    service.forget_dead(session, orphans.dead_before)
+    return failed
+
+
+def _report(recovered: int, interrupted: int) -> None:
+    if recovered:
+        log.warning(
+            "transactions left in Processing by a stopped hub process marked Failed",
+            extra={"count": recovered},
+        )
+    if interrupted:
+        log.warning(
+            "rerun task items in flight at a stopped hub process marked Failed", extra={"count": interrupted}
+        )
