@@ -344,20 +344,23 @@ def transactions_rerun(ids: tuple[int, ...], status: str | None, channel: str | 
 
 async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]]:
     from hub.gateway.rerun import rerun
+    from hub.instances import heartbeat
     from hub.runtime import Runtime
 
-    runtime = Runtime.create(settings)
+    # the reruns in flight belong to this command's own instance, which beats while it works
+    runtime = Runtime.create(heartbeat.for_command(settings))
     runtime.reload_channels(force=True)
     failures: list[tuple[int, str]] = []
     try:
-        with Progress(console=console) as progress:
-            task = progress.add_task("rerunning", total=len(ids))
-            for transaction_id in ids:
-                try:
-                    await rerun(runtime, transaction_id)
-                except HubError as exc:
-                    failures.append((transaction_id, exc.detail))
-                progress.advance(task)
+        async with heartbeat.beating(runtime):
+            with Progress(console=console) as progress:
+                task = progress.add_task("rerunning", total=len(ids))
+                for transaction_id in ids:
+                    try:
+                        await rerun(runtime, transaction_id)
+                    except HubError as exc:
+                        failures.append((transaction_id, exc.detail))
+                    progress.advance(task)
     finally:
         await runtime.aclose()
     return failures

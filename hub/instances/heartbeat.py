@@ -12,7 +12,10 @@ Failing is what start-up recovery always did: a transaction left in Processing b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from anyio import to_thread
@@ -22,6 +25,7 @@ from hub.db.base import utcnow
 from hub.instances import service
 from hub.instances.service import Orphans
 from hub.runtime import Runtime
+from hub.settings import INSTANCE_NAME_LENGTH, Settings
 from hub.tasks import service as tasks
 from hub.transactions import service as transactions
 
@@ -63,6 +67,48 @@ async def run_periodically(runtime: Runtime) -> None:
             started_at = await to_thread.run_sync(beat, runtime, started_at)
         except Exception:
             log.exception("instance heartbeat failed; will retry next interval")
+
+
+def for_command(settings: Settings) -> Settings:
+    """``settings`` for a command that does work a ``hub serve`` would otherwise do (the CLI's
+    reruns): an instance name of its own, so that no ``hub serve`` of this host takes its work in
+    flight for its own crashed incarnation's."""
+    name = f"cli-{os.getpid()}@{settings.instance_name}"[:INSTANCE_NAME_LENGTH]
+    return settings.model_copy(update={"instance_name": name})
+
+
+@contextlib.asynccontextmanager
+async def beating(runtime: Runtime) -> AsyncIterator[None]:
+    """While a command has work in flight, its instance beats like a ``hub serve`` (so no replica
+    takes that work over), and it is forgotten at the end. It takes nothing over itself."""
+    name, started = runtime.settings.instance_name, utcnow()
+
+    def once() -> None:
+        with runtime.db.session() as session:
+            service.beat(session, name, started, restart=False)
+
+    async def every_interval() -> None:
+        while True:
+            await asyncio.sleep(runtime.settings.instance_heartbeat_s)
+            try:
+                await to_thread.run_sync(once)
+            except Exception:
+                log.exception("instance heartbeat failed; will retry next interval")
+
+    await to_thread.run_sync(once)
+    beats = asyncio.create_task(every_interval())
+    try:
+        yield
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+
+        def forget() -> None:
+            with runtime.db.session() as session:
+                service.forget(session, name)
+
+        await to_thread.run_sync(forget)
 
 
 def _take_over(session: Session, orphans: Orphans) -> tuple[int, int]:

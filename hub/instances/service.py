@@ -66,3 +66,8 @@ def forget_dead(session: Session, dead_before: datetime) -> None:
     """Delete the rows of instances dead since ``dead_before`` (a missing row means dead as well,
     so nothing changes but the table's size: a replica that never comes back leaves no row)."""
     session.execute(delete(HubInstance).where(HubInstance.heartbeat_at < dead_before))
+
+
+def forget(session: Session, name: str) -> None:
+    """Delete the row of the instance ``name``, which has no work in flight left."""
+    session.execute(delete(HubInstance).where(HubInstance.name == name))

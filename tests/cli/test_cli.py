@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from alembic import command
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from hub.cli import main
 from hub.db.migrate import alembic_config
+from hub.instances.models import HubInstance
 from hub.settings import get_settings
 from hub.transactions import service as transactions
 from tests.conftest import ROOT, channel
@@ -79,6 +81,9 @@ def test_transactions_list_show_and_rerun(run, make_hub, upstream, monkeypatch):
     with hub.runtime.db.session() as session:
         children = transactions.list_page(session, filters=transactions.Filters(parent_id=int(tx_id)))
     assert len(children) == 1 and children[0].status == "Successful"
+    assert children[0].instance.startswith("cli-"), "the command's own instance, not a hub serve's"
+    with hub.runtime.db.session() as session:
+        assert not session.scalars(select(HubInstance.name).where(HubInstance.name.startswith("cli-"))).all()
 
 
 def test_serve_refuses_an_unmigrated_database(database_url, tmp_path: Path):

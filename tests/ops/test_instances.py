@@ -7,6 +7,7 @@ heartbeat stopped; a live replica's work is never touched. On each backend.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from datetime import timedelta
@@ -256,3 +257,40 @@ def test_the_instance_name_defaults_to_the_host_name_and_the_heartbeat_must_be_s
         Settings(env="test", instance_heartbeat_s=10, instance_dead_after_s=15)
     with pytest.raises(ValueError, match="instance_name"):
         Settings(env="test", instance_name="x" * (INSTANCE_NAME_LENGTH + 1))
+
+
+def test_a_commands_reruns_belong_to_its_own_instance_which_beats_while_it_works(db, database_url):
+    """``hub transactions rerun`` is not a ``hub serve``: its work in flight carries an instance of
+    its own, alive while it works, so neither a replica's take-over nor a start-up of the host's
+    ``hub serve`` fails it; the instance is forgotten at the end."""
+    served = hub_settings(database_url, instance_name="a", instance_heartbeat_s=0.05)
+    command_settings = heartbeat.for_command(served)
+    name = command_settings.instance_name
+    assert name.startswith("cli-") and name.endswith("@a") and len(name) <= INSTANCE_NAME_LENGTH
+    runtime = Runtime.create(command_settings, db)
+
+    def heartbeat_at() -> Any:
+        with db.session() as session:
+            return session.scalar(select(HubInstance.heartbeat_at).where(HubInstance.name == name))
+
+    async def working() -> tuple[Any, Any, int]:
+        async with heartbeat.beating(runtime):
+            with db.session() as session:
+                opened = transactions.open_transaction(session, OPENING, instance=name)[0]
+            first = heartbeat_at()
+            await asyncio.sleep(0.3)
+            with db.session() as session:  # the host's hub serve starting, then replica b's loop
+                transactions.recover_processing(session, Orphans.now(served, at_start=True))
+                replica = hub_settings(database_url, instance_name="b")
+                transactions.recover_processing(session, Orphans.now(replica, at_start=False))
+            return first, heartbeat_at(), opened
+
+    try:
+        first, later, opened = asyncio.run(working())
+    finally:
+        runtime.log_writer.stop()
+
+    assert first is not None and later > first, "it beat while it worked"
+    with db.session() as session:
+        assert session.get(Transaction, opened).status == Status.PROCESSING
+    assert heartbeat_at() is None, "forgotten at the end"
