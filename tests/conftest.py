@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,15 @@ import httpx
 import pytest
 import uvicorn
 import yaml
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from hub.api.app import create_app
+from hub.cli import main
 from hub.db.migrate import upgrade
 from hub.db.session import Database
 from hub.runtime import Runtime
-from hub.settings import Settings
+from hub.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -267,3 +269,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def hub_cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
+    """Invoke ``hub …`` in-process with HUB_DATABASE_URL pointing at the test's database; its
+    output, once it exits 0."""
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("HUB_LOG_FORMAT", "console")
+    get_settings.cache_clear()
+
+    def invoke(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    yield invoke
+    get_settings.cache_clear()

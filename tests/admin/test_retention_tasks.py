@@ -4,16 +4,15 @@ flight, and a recent one stay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.cli import main
 from hub.db.base import utcnow
 from hub.db.session import Database
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from hub.tasks.models import ItemStatus, RerunTask, RerunTaskItem, TaskStatus
 from hub.transactions import retention
 
@@ -108,21 +107,11 @@ def test_a_purge_age_of_none_keeps_every_task(db: Database) -> None:
     assert left(db) == ({old}, {old})
 
 
-def test_hub_transactions_retain_prints_the_tasks_purged(
-    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hub_transactions_retain_prints_the_tasks_purged(db: Database, hub_cli: Callable[..., str]) -> None:
     now = utcnow()
     task(db, TaskStatus.COMPLETED, created=now - OLD, completed=now - OLD)
     queued = task(db, TaskStatus.QUEUED, created=now - OLD, items=(ItemStatus.QUEUED,))
-    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-    monkeypatch.setenv("HUB_LOG_FORMAT", "console")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(main, ["transactions", "retain"], catch_exceptions=False)
-    finally:
-        get_settings.cache_clear()
 
-    assert result.exit_code == 0, result.output
-    printed = " ".join(result.output.split())  # as the console may wrap it
+    printed = " ".join(hub_cli("transactions", "retain").split())  # as the console may wrap it
     assert printed.endswith("0 deliveries purged; 1 rerun tasks purged"), printed
     assert left(db) == ({queued}, {queued})

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -19,25 +18,9 @@ from hub.transactions import service as transactions
 from tests.conftest import ROOT, channel
 
 
-@pytest.fixture
-def run(database_url, monkeypatch):
-    """Invoke ``hub …`` in-process with HUB_DATABASE_URL pointing at the test's database."""
-    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-    monkeypatch.setenv("HUB_LOG_FORMAT", "console")
-    get_settings.cache_clear()
-
-    def invoke(*args: str) -> str:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    yield invoke
-    get_settings.cache_clear()
-
-
-def test_client_add_list_and_token(run, monkeypatch):
+def test_client_add_list_and_token(hub_cli, monkeypatch):
     monkeypatch.setenv("LAB_PASSWORD", "lab-password-1")
-    run(
+    hub_cli(
         "client",
         "add",
         "lab-1",
@@ -48,11 +31,11 @@ def test_client_add_list_and_token(run, monkeypatch):
         "--org-unit",
         "ImspTQPwCqd",
     )
-    listing = run("client", "list")
+    listing = hub_cli("client", "list")
     assert "lab-1" in listing and "lab" in listing
-    token = run("client", "token", "lab-1", "--name", "ci").strip()
+    token = hub_cli("client", "token", "lab-1", "--name", "ci").strip()
     assert token.startswith("hub_") and len(token) > 40
-    added = run("client", "add", "lab-2", "--role", "lab", "--token", "first").splitlines()
+    added = hub_cli("client", "add", "lab-2", "--role", "lab", "--token", "first").splitlines()
     assert added[0] == "client lab-2 added" and added[1].startswith("hub_") and added[1] != token
 
 
@@ -64,7 +47,7 @@ def test_missing_password_env_is_a_clean_error(database_url, monkeypatch):
     assert result.exit_code == 1 and "NOPE_UNSET is not set" in result.output
 
 
-def test_transactions_list_show_and_rerun(run, make_hub, upstream, monkeypatch):
+def test_transactions_list_show_and_rerun(hub_cli, make_hub, upstream, monkeypatch):
     monkeypatch.setenv("P_PASS", "partner-pass-1")
     hub = make_hub(
         {
@@ -74,9 +57,9 @@ def test_transactions_list_show_and_rerun(run, make_hub, upstream, monkeypatch):
     )
     with hub.client("p", "partner-pass-1") as c:
         tx_id = c.post("/echo", json={"v": 1}).headers["x-hub-transaction-id"]
-    assert "echo" in run("transactions", "list", "--channel", "echo")
-    assert '"request_body": "{\\"v\\":1}"' in run("transactions", "show", tx_id)
-    out = run("transactions", "rerun", tx_id)
+    assert "echo" in hub_cli("transactions", "list", "--channel", "echo")
+    assert '"request_body": "{\\"v\\":1}"' in hub_cli("transactions", "show", tx_id)
+    out = hub_cli("transactions", "rerun", tx_id)
     assert "1 rerun, 0 refused" in out
     with hub.runtime.db.session() as session:
         children = transactions.list_page(session, filters=transactions.Filters(parent_id=int(tx_id)))
@@ -106,8 +89,8 @@ def test_serve_refuses_an_unmigrated_database(database_url, tmp_path: Path):
     assert "run `hub db upgrade`" in proc.stderr + proc.stdout
 
 
-def test_db_upgrade_then_current(run, database_url):
+def test_db_upgrade_then_current(hub_cli, database_url):
     command.downgrade(alembic_config(database_url), "base")
-    assert "needs" in run("db", "current")
-    run("db", "upgrade")
-    assert "up to date" in run("db", "current")
+    assert "needs" in hub_cli("db", "current")
+    hub_cli("db", "upgrade")
+    assert "up to date" in hub_cli("db", "current")

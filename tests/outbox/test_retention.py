@@ -8,14 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from hub.cli import main
 from hub.db.base import utcnow
 from hub.db.session import Database
 from hub.outbox.models import Delivery, DeliveryStatus
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from hub.transactions import retention
 from hub.transactions.models import Status, Transaction
 from tests.outbox.support import enqueue, load, spec, transaction
@@ -126,22 +124,12 @@ def test_a_culled_delivery_cannot_be_retried_and_shows_no_body(
     assert (detail["body"], detail["body_culled"]) == (None, True)
 
 
-def test_hub_transactions_retain_runs_the_outbox_steps_too(
-    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hub_transactions_retain_runs_the_outbox_steps_too(db: Database, hub_cli: Callable[..., str]) -> None:
     delivered, pending = enqueue(db, spec("http://dhis2.test/api/a"), spec("http://dhis2.test/api/b"))
     age(db, delivered, DeliveryStatus.DELIVERED, utcnow() - timedelta(days=400))
     age(db, pending, DeliveryStatus.PENDING, utcnow() - timedelta(days=400))
-    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
-    monkeypatch.setenv("HUB_LOG_FORMAT", "console")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(main, ["transactions", "retain"], catch_exceptions=False)
-    finally:
-        get_settings.cache_clear()
 
-    assert result.exit_code == 0, result.output
-    printed = " ".join(result.output.split())  # as the console may wrap it
+    printed = " ".join(hub_cli("transactions", "retain").split())  # as the console may wrap it
     assert printed == (
         "0 bodies culled, 0 transactions purged; 1 delivery bodies culled, 1 deliveries purged; "
         "0 rerun tasks purged"
