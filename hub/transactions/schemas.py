@@ -39,6 +39,9 @@ class TransactionDetail(TransactionSummary):
     mediator_urn: str | None
     error: dict[str, Any] | None
     bodies_culled: bool
+    instance: str | None = Field(
+        None, description="the hub process that opened it (HUB_INSTANCE_NAME); None from before 0011"
+    )
     children: list[int] = Field(default_factory=list)
 
 

@@ -152,6 +152,8 @@ def test_the_gateway_and_the_task_runner_record_their_instance(make_hub, upstrea
         while admin.get(f"/admin/tasks/{task['id']}").json()["status"] != "Completed":
             assert time.monotonic() < deadline, "the task did not finish"
             time.sleep(0.05)
+        shown = admin.get(f"/admin/transactions/{tx_id}").json()
+    assert shown["instance"] == "replica-1", "the admin API shows it"
     with db.session() as session:
         original = session.get(Transaction, tx_id)
         item = session.scalars(select(RerunTaskItem).where(RerunTaskItem.task_id == task["id"])).one()
