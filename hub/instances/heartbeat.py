@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from hub.db.base import utcnow
 from hub.instances import service
 from hub.instances.service import Orphans
+from hub.periodic import repeat
 from hub.runtime import Runtime
 from hub.settings import INSTANCE_NAME_LENGTH, Settings
 from hub.tasks import service as tasks
@@ -61,12 +62,12 @@ def beat(runtime: Runtime, started_at: datetime | None) -> datetime:
 async def run_periodically(runtime: Runtime) -> None:
     """Beat every ``instance_heartbeat_s``; :func:`start` made the first beat."""
     started_at: datetime | None = None
-    while True:
-        await asyncio.sleep(runtime.settings.instance_heartbeat_s)
-        try:
-            started_at = await to_thread.run_sync(beat, runtime, started_at)
-        except Exception:
-            log.exception("instance heartbeat failed; will retry next interval")
+
+    def once() -> None:
+        nonlocal started_at
+        started_at = beat(runtime, started_at)
+
+    await repeat(once, runtime.settings.instance_heartbeat_s, log=log, what="instance heartbeat", now=False)
 
 
 def for_command(settings: Settings) -> Settings:
@@ -87,16 +88,9 @@ async def beating(runtime: Runtime) -> AsyncIterator[None]:
         with runtime.db.session() as session:
             service.beat(session, name, started, restart=False)
 
-    async def every_interval() -> None:
-        while True:
-            await asyncio.sleep(runtime.settings.instance_heartbeat_s)
-            try:
-                await to_thread.run_sync(once)
-            except Exception:
-                log.exception("instance heartbeat failed; will retry next interval")
-
     await to_thread.run_sync(once)
-    beats = asyncio.create_task(every_interval())
+    interval = runtime.settings.instance_heartbeat_s
+    beats = asyncio.create_task(repeat(once, interval, log=log, what="instance heartbeat", now=False))
     try:
         yield
     finally:

@@ -8,17 +8,16 @@ time; a Queued, Processing or Paused task, or one with reruns still in flight, s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from anyio import to_thread
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
 from hub.outbox import service as outbox
+from hub.periodic import repeat
 from hub.runtime import Runtime
 from hub.settings import Settings
 from hub.tasks.models import ItemStatus, RerunTask, RerunTaskItem, TaskStatus
@@ -106,9 +105,4 @@ def _run(runtime: Runtime) -> None:
 
 async def run_periodically(runtime: Runtime) -> None:
     """Apply retention now and then every hour."""
-    while True:
-        try:
-            await to_thread.run_sync(_run, runtime)
-        except Exception:
-            log.exception("retention run failed; will retry next interval")
-        await asyncio.sleep(INTERVAL_S)
+    await repeat(lambda: _run(runtime), INTERVAL_S, log=log, what="retention run", now=True)

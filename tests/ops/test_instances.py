@@ -245,8 +245,10 @@ def test_the_migration_adds_the_columns_and_table_and_its_downgrade_removes_them
     assert "instance" not in {c["name"] for c in shape.get_columns("transactions")}
     assert "instance" not in {c["name"] for c in shape.get_columns("rerun_task_items")}
     assert "ix_rerun_task_items_in_flight" not in {i["name"] for i in shape.get_indexes("rerun_task_items")}
+    assert "instance" not in {c["name"] for c in shape.get_columns("dhis2_import_jobs")}, "0012 first"
     command.upgrade(config, "heads")
     db.engine.dispose()  # the tables changed under the pool's connections
+    assert "instance" in {c["name"] for c in inspect(db.engine).get_columns("dhis2_import_jobs")}
     with db.session() as session:
         row = session.get(Transaction, kept)
         assert row.status == Status.PROCESSING and row.instance is None, "older rows have no instance"

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,7 @@ from hub.dhis2.datavalues import completeness, export, service, tasks
 from hub.dhis2.datavalues.parsers import format_of
 from hub.dhis2.datavalues.service import ImportOptions, Received
 from hub.errors import BadRequest
+from hub.periodic import repeat
 from hub.runtime import Runtime
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
@@ -40,13 +43,27 @@ JOB_NAME = "dataValueImport"
 
 @asynccontextmanager
 async def _resume_jobs(app: FastAPI) -> AsyncIterator[None]:
-    """Async imports a crash or restart interrupted start again once the hub is up."""
+    """Async imports whose hub process stopped start again here: at start-up, those of this
+    instance's earlier incarnation (a crash or restart); then, every heartbeat, those of replicas
+    whose heartbeat stopped."""
     runtime: Runtime = app.state.runtime
-    config = load(runtime.settings.config)
-    await to_thread.run_sync(
-        lambda: tasks.resume_unfinished(runtime.db, targets=config.targets, settings=runtime.settings)
+    settings = runtime.settings
+    config = load(settings.config)
+
+    def resume(at_start: bool) -> None:
+        tasks.resume_orphaned(runtime.db, targets=config.targets, settings=settings, at_start=at_start)
+
+    await to_thread.run_sync(resume, True)
+    interval = settings.instance_heartbeat_s
+    watch = asyncio.create_task(
+        repeat(lambda: resume(False), interval, log=tasks.logger, what="async import take-over", now=False)
     )
-    yield
+    try:
+        yield
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
 
 
 router = dhis2_router(tags=["DHIS2 data values"], lifespan=_resume_jobs)

@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, JSONType, UTCDateTime, utcnow
+from hub.settings import INSTANCE_NAME_LENGTH
 
 UID = String(11)
 PERIOD = String(20)
@@ -72,6 +73,8 @@ class ImportJob(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the hub serve process running it (hub.instances); None before migration 0012
+    instance: Mapped[str | None] = mapped_column(String(INSTANCE_NAME_LENGTH))
 
 
 class ImportPayloadChunk(Base):

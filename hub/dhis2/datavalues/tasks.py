@@ -1,9 +1,12 @@
 """``async=true`` imports: DHIS2's job, task notifications and task summary, backed by the DB.
 
 The payload is stored in the DB in pieces before the client is answered, then imported by a
-background thread; a job a crash or restart interrupted is run again at start-up (a rerun only
-rewrites the same values). Notifications follow ``/api/system/tasks/DATAVALUE_IMPORT/<id>``
-(newest first); the final ImportSummary is the job's ``/api/system/taskSummaries``.
+background thread of the hub process that took it (the job records its instance name). A job
+whose process stopped is run again (a rerun only rewrites the same values): at start-up, its own
+earlier incarnation's jobs; while serving, those of replicas whose heartbeat stopped
+(``hub.instances``' rule). A live replica's jobs are never taken. Notifications follow
+``/api/system/tasks/DATAVALUE_IMPORT/<id>`` (newest first); the final ImportSummary is the
+job's ``/api/system/taskSummaries``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hub.dhis2.datavalues.service import ImportOptions
 from hub.dhis2.datavalues.summary import ImportSummary
 from hub.dhis2.uids import new_uid
 from hub.errors import NotFound
+from hub.instances.service import Orphans
 from hub.settings import Settings
 
 JOB_TYPE = "DATAVALUE_IMPORT"
@@ -48,8 +52,10 @@ def submit(
     version: int,
     transaction_id: int,
     started: datetime,
+    instance: str,
 ) -> str:
-    """Store the job and its payload (the caller commits before answering); returns the job id."""
+    """Store the job, run by the hub process ``instance``, and its payload (the caller commits
+    before answering); returns the job id."""
     job_id = new_uid()
     request = {
         "fmt": options.fmt,
@@ -70,6 +76,7 @@ def submit(
             client_id=options.client,
             request=request,
             notifications=[note],
+            instance=instance,
         )
     )
     session.flush()
@@ -148,14 +155,22 @@ def start(db: Database, *, job_id: str, targets: list[Dhis2Target], settings: Se
     return thread
 
 
-def resume_unfinished(db: Database, *, targets: list[Dhis2Target], settings: Settings) -> list[str]:
-    """Start again every job a crash or restart left scheduled or running."""
+def resume_orphaned(
+    db: Database, *, targets: list[Dhis2Target], settings: Settings, at_start: bool
+) -> list[str]:
+    """Take over and start again the unfinished jobs no live hub process runs (``Orphans``); their
+    ids. Locked as they are claimed, so two replicas never both take one."""
+    orphaned = Orphans.now(settings, at_start=at_start).condition(ImportJob.instance)
+    query = select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED), orphaned)
     with db.session() as session:
-        ids = list(session.scalars(select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED))))
+        ids = list(session.scalars(query.with_for_update(skip_locked=True)))
         if ids:
-            session.execute(update(ImportJob).where(ImportJob.id.in_(ids)).values(status="SCHEDULED"))
+            claim = {"status": "SCHEDULED", "instance": settings.instance_name}
+            session.execute(update(ImportJob).where(ImportJob.id.in_(ids)).values(**claim))
     for job_id in ids:
         start(db, job_id=job_id, targets=targets, settings=settings)
+    if ids:
+        logger.warning("async import jobs of a stopped hub process started again", extra={"count": len(ids)})
     return ids
 
 
@@ -189,6 +204,7 @@ def submit_logged(
             version=version,
             transaction_id=transaction_id,
             started=started,
+            instance=settings.instance_name,
         )
     start(db, job_id=job_id, targets=targets, settings=settings)
     return job_id
