@@ -38,7 +38,7 @@ def start(runtime: Runtime) -> None:
     settings = runtime.settings
     with runtime.db.session() as session:
         service.beat(session, settings.instance_name, utcnow(), restart=True)
-        taken = _take_over(session, Orphans.now(settings, at_start=True))
+        taken = _take_over(session, Orphans.now(session, settings, at_start=True))
     _report(*taken)
 
 
@@ -48,7 +48,7 @@ def beat(runtime: Runtime, started_at: datetime | None) -> datetime:
     settings = runtime.settings
     with runtime.db.session() as session:
         stored = service.beat(session, settings.instance_name, started_at or utcnow(), restart=False)
-        taken = _take_over(session, Orphans.now(settings, at_start=False))
+        taken = _take_over(session, Orphans.now(session, settings, at_start=False))
     if started_at is not None and stored != started_at:
         log.error(
             "another hub process has started under this instance name: each takes over the other's "

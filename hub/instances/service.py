@@ -6,14 +6,17 @@ Work still in flight is orphaned when its instance is dead: another instance who
 older than ``instance_dead_after_s``, or that has no row. At start-up, so is the process's own
 (its earlier incarnation crashed: nothing of it runs any more) and work without an instance
 (from before migration 0011). Work of a live instance is never taken.
+
+Heartbeats and their ages are read on one clock, the database's (:func:`clock`), so replicas on
+several machines judge each other alike however their own clocks drift.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,10 +35,9 @@ class Orphans:
     at_start: bool
 
     @classmethod
-    def now(cls, settings: Settings, *, at_start: bool) -> Orphans:
-        return cls(
-            settings.instance_name, utcnow() - timedelta(seconds=settings.instance_dead_after_s), at_start
-        )
+    def now(cls, session: Session, settings: Settings, *, at_start: bool) -> Orphans:
+        dead_before = clock(session) - timedelta(seconds=settings.instance_dead_after_s)
+        return cls(settings.instance_name, dead_before, at_start)
 
     def condition(self, owner: ColumnElement[str | None]) -> ColumnElement[bool]:
         """SQL: the row whose instance column is ``owner`` is orphaned (``owner`` is correlated:
@@ -46,12 +48,21 @@ class Orphans:
         return and_(owner != self.me, ~alive)
 
 
+def clock(session: Session) -> datetime:
+    """The time now on the database's clock: PostgreSQL's, which every replica shares; on SQLite,
+    whose processes share one host, this host's."""
+    if session.get_bind().dialect.name == "postgresql":
+        now: datetime = session.execute(select(func.statement_timestamp())).scalar_one()
+        return now.astimezone(UTC)
+    return utcnow()
+
+
 def beat(session: Session, name: str, started_at: datetime, *, restart: bool) -> datetime:
     """Record that the instance ``name`` is alive now (its row made if missing, with ``started_at``;
     ``restart``: replacing the start time of an earlier incarnation). Returns the row's start time:
     another than ``started_at`` when another process has since started under the same name."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    now = utcnow()
+    now = clock(session)
     statement = insert(HubInstance).values(name=name, started_at=started_at, heartbeat_at=now)
     changed = {"heartbeat_at": now, **({"started_at": started_at} if restart else {})}
     stored: datetime = session.execute(

@@ -90,7 +90,7 @@ def test_a_finished_call_never_stays_unsettled(make_hub, wire, reported, http_st
     assert r.status_code == http_status, "the client gets the mediator's answer as it is"
     assert logged(hub, r).status == expected
     with hub.runtime.db.session() as session:
-        at_start = Orphans.now(hub.settings, at_start=True)
+        at_start = Orphans.now(session, hub.settings, at_start=True)
         assert transactions.recover_processing(session, at_start) == 0, "start-up would fail a finished call"
 
 

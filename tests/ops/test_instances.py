@@ -127,6 +127,27 @@ def test_the_heartbeat_takes_over_a_replica_once_its_heartbeat_is_stale(make_hub
     assert names == {"a"} and utcnow() - beaten < timedelta(seconds=5)
 
 
+def test_heartbeats_are_read_on_the_databases_clock(db, database_url, monkeypatch):
+    """On PostgreSQL a replica whose host clock runs an hour fast still sees "b" alive and beats
+    at the database's time; SQLite's processes share one host, whose clock it uses."""
+    opened = seed(db, ("b",))[0]
+    beat(db, "b", age_s=5)
+    fast = utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(instances, "utcnow", lambda: fast)
+    with db.session() as session:
+        orphans = Orphans.now(session, hub_settings(database_url, instance_name="a"), at_start=False)
+        failed = transactions.recover_processing(session, orphans)
+        instances.beat(session, "a", fast, restart=True)
+    with db.session() as session:
+        beaten = session.get(HubInstance, "a").heartbeat_at
+        status = session.get(Transaction, opened["b"]).status
+    if db.dialect == "postgresql":
+        assert (failed, status) == (0, Status.PROCESSING), "b is alive on the shared clock"
+        assert abs(beaten - utcnow()) < timedelta(seconds=5), "a beats at the database's time"
+    else:
+        assert (failed, status) == (1, Status.FAILED) and beaten == fast
+
+
 def test_a_process_sharing_an_instance_name_is_reported(db, database_url, caplog):
     runtime = Runtime.create(hub_settings(database_url, instance_name="twin"), db)
     heartbeat.start(runtime)
@@ -284,9 +305,9 @@ def test_a_commands_reruns_belong_to_its_own_instance_which_beats_while_it_works
             first = heartbeat_at()
             await asyncio.sleep(0.3)
             with db.session() as session:  # the host's hub serve starting, then replica b's loop
-                transactions.recover_processing(session, Orphans.now(served, at_start=True))
+                transactions.recover_processing(session, Orphans.now(session, served, at_start=True))
                 replica = hub_settings(database_url, instance_name="b")
-                transactions.recover_processing(session, Orphans.now(replica, at_start=False))
+                transactions.recover_processing(session, Orphans.now(session, replica, at_start=False))
             return first, heartbeat_at(), opened
 
     try:

@@ -160,9 +160,9 @@ def resume_orphaned(
 ) -> list[str]:
     """Take over and start again the unfinished jobs no live hub process runs (``Orphans``); their
     ids. Locked as they are claimed, so two replicas never both take one."""
-    orphaned = Orphans.now(settings, at_start=at_start).condition(ImportJob.instance)
-    query = select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED), orphaned)
     with db.session() as session:
+        orphaned = Orphans.now(session, settings, at_start=at_start).condition(ImportJob.instance)
+        query = select(ImportJob.id).where(ImportJob.status.in_(UNFINISHED), orphaned)
         ids = list(session.scalars(query.with_for_update(skip_locked=True)))
         if ids:
             claim = {"status": "SCHEDULED", "instance": settings.instance_name}
