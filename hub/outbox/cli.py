@@ -115,7 +115,8 @@ def outbox_retry(
     ids: tuple[int, ...], status: str | None, route: str | None, transaction_id: int | None
 ) -> None:
     """Send failed or dead deliveries again: by id, or every one matching the filters (a batch at a time,
-    with a progress bar). Those whose body retention has dropped are left as they are."""
+    each committed, with a progress bar; if it stops, run it again for the rest). Those whose body
+    retention has dropped are left as they are."""
     if not ids and not (status or route or transaction_id):
         raise click.UsageError("give delivery ids, or --status/--route/--transaction")
     refused: list[str] = []
@@ -131,10 +132,14 @@ def outbox_retry(
             filters = service.Filters(
                 status=DeliveryStatus(status) if status else None, transaction_id=transaction_id, route=route
             )
-            matched = service.retryable_ids(session, filters=filters)
             with Progress(console=console) as progress:
-                bar = progress.add_task("queueing again", total=len(matched))
-                retried = len(service.requeue(session, matched, progress=lambda n: progress.advance(bar, n)))
+                bar = progress.add_task(
+                    "queueing again", total=service.count_retryable(session, filters=filters)
+                )
+                retried = 0
+                for matched, reset in service.retry_matching(session, filters=filters):
+                    retried += len(reset)
+                    progress.advance(bar, matched)
     console.print(f"{retried} deliveries queued again")
     for reason in refused:
         console.print(f"  refused: {reason}")

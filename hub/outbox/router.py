@@ -50,7 +50,7 @@ def retry_many(body: RetryRequest, _: AdminDep, session: SessionDep) -> RetryRes
         transaction_id=body.transaction_id,
         route=body.route,
     )
-    ids = service.retry_matching(session, filters=filters)
+    ids = [i for _, reset in service.retry_matching(session, filters=filters) for i in reset]
     return RetryResult(retried=len(ids), ids=ids)
 
 

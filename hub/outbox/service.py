@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -541,34 +541,30 @@ def retry(session: Session, *, delivery_id: int) -> Delivery:
     return row
 
 
-def retryable_ids(session: Session, *, filters: Filters) -> list[int]:
-    """The failed or dead deliveries matching ``filters`` (status, if given, must be one of those),
-    oldest first."""
+def _retryable(filters: Filters) -> Select[tuple[int]]:
+    """The ids of the failed or dead deliveries matching ``filters`` (status, if given, must be one
+    of those)."""
     if filters.status is not None and filters.status not in RETRYABLE:
         raise Conflict(f"only {' or '.join(RETRYABLE)} deliveries can be retried, not {filters.status}")
-    query = filters.apply(select(Delivery.id)).where(Delivery.status.in_(RETRYABLE)).order_by(Delivery.id)
-    return list(session.scalars(query))
+    return filters.apply(select(Delivery.id)).where(Delivery.status.in_(RETRYABLE))
 
 
-def requeue(
-    session: Session, ids: Sequence[int], *, progress: Callable[[int], None] | None = None
-) -> list[int]:
-    """Reset those of ``ids`` still failed or dead, except those whose body retention has dropped,
-    ``RETRY_BATCH`` ids per statement in the order given; ``progress(n)`` after each batch of ``n``.
-    The ids reset, sorted."""
-    reset: list[int] = []
-    for start in range(0, len(ids), RETRY_BATCH):
-        batch = ids[start : start + RETRY_BATCH]
-        reset += _reset(session, Delivery.id.in_(batch))
-        if progress is not None:
-            progress(len(batch))
-    return sorted(reset)
+def count_retryable(session: Session, *, filters: Filters) -> int:
+    return session.scalar(select(func.count()).select_from(_retryable(filters).subquery())) or 0
 
 
-def retry_matching(session: Session, *, filters: Filters) -> list[int]:
-    """Reset every failed or dead delivery matching ``filters`` (status, if given, must be one of those),
-    except those whose body retention has dropped."""
-    return requeue(session, retryable_ids(session, filters=filters))
+def retry_matching(session: Session, *, filters: Filters) -> Iterator[tuple[int, list[int]]]:
+    """Reset the failed or dead deliveries matching ``filters``, except those whose body retention
+    has dropped: ``RETRY_BATCH`` at a time in id order, each batch committed, so a long retry never
+    holds the write lock (or its rows' locks) to the end, and what it queued stays queued if it
+    stops (run it again for the rest). Yields, per batch, how many matched and the ids reset."""
+    query = _retryable(filters).order_by(Delivery.id).limit(RETRY_BATCH)
+    after = 0
+    while batch := list(session.scalars(query.where(Delivery.id > after))):
+        reset = _reset(session, Delivery.id.in_(batch))
+        session.commit()
+        yield len(batch), sorted(reset)
+        after = batch[-1]
 
 
 # -- retention (run with the transaction log's: hub.transactions.retention) ------------------------------

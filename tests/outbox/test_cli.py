@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -65,8 +65,9 @@ def test_retry_by_id_and_by_filter(db: Database) -> None:
     assert CliRunner().invoke(outbox, ["retry"]).exit_code == 2, "no ids and no filter is a usage error"
 
 
-def test_retry_by_filter_goes_a_batch_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    matched = 2 * service.RETRY_BATCH + 7
+def test_retry_by_filter_commits_a_batch_at_a_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "RETRY_BATCH", 10)
+    matched = 2 * 10 + 7
     ids = enqueue(db, *(spec(f"http://t.test/{i}", route_name="bulk") for i in range(matched + 2)))
     culled, delivered = ids[-2:]
     with db.session() as session:
@@ -75,26 +76,38 @@ def test_retry_by_filter_goes_a_batch_at_a_time(db: Database, monkeypatch: pytes
         session.execute(
             update(Delivery).where(Delivery.id == delivered).values(status=DeliveryStatus.DELIVERED)
         )
-    batches: list[int] = []
-    requeue = service.requeue
 
-    def counted(session: Session, ids: Sequence[int], *, progress: Callable[[int], None]) -> list[int]:
-        return requeue(session, ids, progress=lambda n: (batches.append(n), progress(n)))
-
-    monkeypatch.setattr(service, "requeue", counted)
-
-    result = CliRunner().invoke(outbox, ["retry", "--route", "bulk"])
-
-    assert result.exit_code == 0, result.output
-    assert f"{matched} deliveries queued again" in result.output, "the one retention culled is left"
-    assert batches == [service.RETRY_BATCH, service.RETRY_BATCH, 8], "in bounded batches over all matched"
-    with db.session() as session:
-        statuses = dict(
-            session.execute(
+    def statuses() -> dict[DeliveryStatus, int]:
+        with db.session() as session:
+            query = (
                 select(Delivery.status, func.count()).where(Delivery.id.in_(ids)).group_by(Delivery.status)
-            ).all()
-        )
-    assert statuses == {DeliveryStatus.PENDING: matched, DeliveryStatus.DEAD: 1, DeliveryStatus.DELIVERED: 1}
+            )
+            return dict(session.execute(query).all())  # type: ignore[arg-type]
+
+    reset, calls = service._reset, []
+
+    def stops_in_the_third_batch(session: Session, where: Any) -> list[int]:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the process stops here")
+        return reset(session, where)
+
+    monkeypatch.setattr(service, "_reset", stops_in_the_third_batch)
+    stopped = CliRunner().invoke(outbox, ["retry", "--route", "bulk"])
+    assert stopped.exit_code != 0
+    assert statuses() == {DeliveryStatus.PENDING: 20, DeliveryStatus.DEAD: 8, DeliveryStatus.DELIVERED: 1}, (
+        "the two batches before the stop were committed"
+    )
+
+    monkeypatch.setattr(service, "_reset", reset)
+    again = CliRunner().invoke(outbox, ["retry", "--route", "bulk"])
+    assert again.exit_code == 0, again.output
+    assert "7 deliveries queued again" in again.output, "the rest; the one retention culled is left"
+    assert statuses() == {
+        DeliveryStatus.PENDING: matched,
+        DeliveryStatus.DEAD: 1,
+        DeliveryStatus.DELIVERED: 1,
+    }
 
 
 def test_worker_once_drains_what_is_due_and_exits(
