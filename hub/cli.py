@@ -24,7 +24,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from hub import logs
-from hub.auth.service import create_user, issue_token
+from hub.auth.schemas import UserOut
+from hub.auth.service import create_user, get_user, issue_token, list_users, update_user
 from hub.channels import service as channel_service
 from hub.cli_db import HubGroup, configured_database, json_option, print_json, session_scope
 from hub.clients import service as client_service
@@ -151,6 +152,48 @@ def user_add(email: str, password_env: str, groups: tuple[str, ...], legacy_toke
             session, email=email, password=password, groups=list(groups), legacy_token_auth=legacy_token_auth
         )
     console.print(f"user {email} added")
+
+
+@user.command("list")
+@json_option
+def user_list(as_json: bool) -> None:
+    """List admin-API users."""
+    with session_scope() as session:
+        users = [UserOut.model_validate(u) for u in list_users(session)]
+    if as_json:
+        print_json([u.model_dump(mode="json") for u in users])
+        return
+    table = Table("email", "groups", "legacy token auth", "created")
+    for u in users:
+        table.add_row(
+            u.email, ", ".join(u.groups), "yes" if u.legacy_token_auth else "no", f"{u.created_at:%Y-%m-%d}"
+        )
+    console.print(table)
+
+
+@user.command("set")
+@click.argument("email")
+@click.option("--password-env", default=None, help="environment variable holding a new password")
+@click.option("--group", "groups", multiple=True, help="replace the user's groups (repeat for several)")
+@click.option(
+    "--legacy-token-auth/--no-legacy-token-auth",
+    default=None,
+    help="keep (needs --password-env) or drop OpenHIM's sha512 passhash",
+)
+def user_set(
+    email: str, password_env: str | None, groups: tuple[str, ...], legacy_token_auth: bool | None
+) -> None:
+    """Change an admin-API user's password, groups or legacy token auth."""
+    password = _secret(password_env) if password_env else None
+    with session_scope() as session:
+        update_user(
+            session,
+            get_user(session, email),
+            password=password,
+            groups=list(groups) or None,
+            legacy_token_auth=legacy_token_auth,
+        )
+    console.print(f"user {email} changed")
 
 
 @main.group()

@@ -24,6 +24,10 @@ class User(Base):
     legacy_passhash: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @property
+    def legacy_token_auth(self) -> bool:
+        return self.legacy_passhash is not None
+
 
 class Client(Base):
     """A system that sends requests through channels (OpenHIM "client")."""

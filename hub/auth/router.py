@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId
-from hub.auth.models import User
-from hub.auth.schemas import UserIn, UserOut
-from hub.auth.service import create_user, issue_token, revoke_token, tokens_of
+from hub.auth.schemas import UserIn, UserOut, UserPatch
+from hub.auth.service import (
+    create_user,
+    get_user,
+    issue_token,
+    list_users,
+    revoke_token,
+    tokens_of,
+    update_user,
+)
 from hub.clients.schemas import TokenCreated, TokenIn, TokenOut
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-def _get(session: Session, email: str) -> User:
-    user = session.scalar(select(User).where(User.email == email))
-    if user is None:
-        raise NotFound(f"user {email!r} does not exist")
-    return user
-
-
 @router.get("", response_model=list[UserOut], summary="List admin-API users")
-def list_users(_: AdminDep, session: SessionDep) -> list[UserOut]:
-    return [UserOut.model_validate(u) for u in session.scalars(select(User).order_by(User.email))]
+def list_all(_: AdminDep, session: SessionDep) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in list_users(session)]
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED, summary="Add a user")
@@ -42,17 +40,33 @@ def add_user(body: UserIn, _: AdminDep, session: SessionDep) -> UserOut:
     )
 
 
+@router.patch(
+    "/{email}",
+    response_model=UserOut,
+    summary="Change a user's password, groups or legacy token auth",
+    responses={400: {"description": "legacy token auth turned on without the password"}},
+)
+def patch_user(
+    email: str, body: UserPatch, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
+) -> UserOut:
+    if email == admin.name and body.groups is not None and "admin" not in body.groups:
+        raise Conflict("you cannot take yourself out of the admin group")
+    user = update_user(session, get_user(session, email), **body.model_dump(exclude_unset=True))
+    runtime.credentials_changed(session)
+    return UserOut.model_validate(user)
+
+
 @router.delete("/{email}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a user")
 def delete_user(email: str, admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> None:
     if email == admin.name:
         raise Conflict("you cannot remove yourself")
-    session.delete(_get(session, email))
+    session.delete(get_user(session, email))
     runtime.credentials_changed(session)
 
 
 @router.get("/{email}/tokens", response_model=list[TokenOut], summary="A user's API tokens")
 def list_user_tokens(email: str, _: AdminDep, session: SessionDep) -> list[TokenOut]:
-    return [TokenOut.model_validate(t) for t in tokens_of(session, user=_get(session, email))]
+    return [TokenOut.model_validate(t) for t in tokens_of(session, user=get_user(session, email))]
 
 
 @router.post(
@@ -63,7 +77,7 @@ def list_user_tokens(email: str, _: AdminDep, session: SessionDep) -> list[Token
 )
 def user_token(email: str, body: TokenIn, _: AdminDep, session: SessionDep) -> TokenCreated:
     plaintext, row = issue_token(
-        session, name=body.name, user=_get(session, email), expires_at=body.expires_at
+        session, name=body.name, user=get_user(session, email), expires_at=body.expires_at
     )
     return TokenCreated.of(row, plaintext)
 
@@ -74,5 +88,5 @@ def user_token(email: str, body: TokenIn, _: AdminDep, session: SessionDep) -> T
 def revoke_user_token(
     email: str, token_id: RowId, _: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> None:
-    revoke_token(session, token_id=token_id, user=_get(session, email))
+    revoke_token(session, token_id=token_id, user=get_user(session, email))
     runtime.credentials_changed(session)

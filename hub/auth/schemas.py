@@ -17,9 +17,21 @@ class UserIn(BaseModel):
     )
 
 
+class UserPatch(BaseModel):
+    """What to change of a user; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str | None = Field(None, min_length=10)
+    groups: list[str] | None = None
+    legacy_token_auth: bool | None = Field(
+        None, description="keep (true: needs the password) or drop OpenHIM's sha512 passhash"
+    )
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     email: str
     groups: list[str]
+    legacy_token_auth: bool
     created_at: datetime

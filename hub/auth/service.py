@@ -474,11 +474,50 @@ def create_user(
     """An admin-API user; ``legacy_token_auth`` also keeps OpenHIM's sha512 passhash."""
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise Conflict(f"user {email!r} already exists")
-    user = User(email=email, password_hash=passwords.hash_password(password), groups=groups)
-    if legacy_token_auth:
-        user.legacy_salt = secrets.token_hex(16)
-        user.legacy_passhash = passwords.sha512_hex(user.legacy_salt + password)
+    user = User(email=email, groups=groups)
+    _set_password(user, password, legacy=legacy_token_auth)
     session.add(user)
+    session.flush()
+    return user
+
+
+def _set_password(user: User, password: str, *, legacy: bool) -> None:
+    """The password's argon2 hash; with ``legacy``, OpenHIM's sha512(salt + password) too."""
+    user.password_hash = passwords.hash_password(password)
+    user.legacy_salt = secrets.token_hex(16) if legacy else None
+    user.legacy_passhash = passwords.sha512_hex(user.legacy_salt + password) if user.legacy_salt else None
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def get_user(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise NotFound(f"user {email!r} does not exist")
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    password: str | None = None,
+    groups: list[str] | None = None,
+    legacy_token_auth: bool | None = None,
+) -> User:
+    """Change what is given: a new password (and, if the user keeps legacy token auth, its sha512
+    passhash with a new salt), the groups, legacy token auth on (needs the password) or off."""
+    legacy = user.legacy_token_auth if legacy_token_auth is None else legacy_token_auth
+    if legacy and password is None and not user.legacy_token_auth:
+        raise BadRequest("legacy token auth needs the password: its sha512 passhash is made from it")
+    if password is not None:
+        _set_password(user, password, legacy=legacy)
+    elif not legacy:
+        user.legacy_salt = user.legacy_passhash = None
+    if groups is not None:
+        user.groups = groups
     session.flush()
     return user
 

@@ -268,6 +268,30 @@ def test_users_api_and_user_tokens(make_hub):
     assert httpx.get(hub.url + "/admin/users", headers=bearer).status_code == 401
 
 
+def test_a_users_password_groups_and_legacy_token_auth_change(make_hub):
+    hub = make_hub()
+    ops = "/admin/users/ops@hub.test"
+    with hub.admin() as admin:
+        admin.post(
+            "/admin/users", json={"email": "ops@hub.test", "password": "ops-password-1"}
+        ).raise_for_status()
+        changed = admin.patch(ops, json={"password": "ops-password-2", "groups": ["viewer"]})
+        refused = admin.patch(ops, json={"legacy_token_auth": True})
+        mine = admin.patch(f"/admin/users/{ADMIN[0]}", json={"groups": ["viewer"]})
+        unknown = admin.patch("/admin/users/nobody@hub.test", json={"groups": []})
+        extra = admin.patch(ops, json={"passwd": "ops-password-3"})
+        legacy = admin.patch(ops, json={"password": "ops-password-3", "legacy_token_auth": True})
+    assert changed.status_code == 200
+    assert changed.json()["groups"] == ["viewer"] and changed.json()["legacy_token_auth"] is False
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+    assert "needs the password" in refused.json()["detail"]
+    assert mine.status_code == 409 and unknown.status_code == 404 and extra.status_code == 422
+    assert legacy.status_code == 200 and legacy.json()["legacy_token_auth"] is True
+    old = httpx.get(hub.url + "/admin/users", auth=("ops@hub.test", "ops-password-1"))
+    new = httpx.get(hub.url + "/admin/users", auth=("ops@hub.test", "ops-password-3"))
+    assert old.status_code == 401 and new.status_code == 403, "the new password; viewer is no admin"
+
+
 def test_production_refuses_weak_password_hashing():
     defaults = {f: Settings.model_fields[f].default for f in ("argon2_time_cost", "argon2_memory_kib")}
     assert defaults == {"argon2_time_cost": 3, "argon2_memory_kib": 65536}

@@ -66,11 +66,19 @@ def test_the_bootstrap_admin_has_no_legacy_token_auth_by_default(make_hub):
     assert httpx.get(f"{hub.url}/mediators", auth=ADMIN).status_code == 200
 
 
-def test_the_bootstrap_admin_opts_in_to_legacy_token_auth(hub):
+def test_the_bootstrap_admin_opts_in_to_legacy_token_auth_and_hub_user_set_drops_it(hub, hub_cli):
     salt, passhash = legacy_columns(hub, ADMIN[0])
     assert httpx.get(f"{hub.url}/authenticate/{ADMIN[0]}").json()["salt"] == salt
     assert passhash == sha512(salt + ADMIN[1])
     assert httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, *ADMIN)).status_code == 200
+    assert "legacy token auth" in hub_cli("user", "list") and '"legacy_token_auth": true' in hub_cli(
+        "user", "list", "--json"
+    )
+
+    assert f"user {ADMIN[0]} changed" in hub_cli("user", "set", ADMIN[0], "--no-legacy-token-auth")
+    assert legacy_columns(hub, ADMIN[0]) == (None, None)
+    assert httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, *ADMIN)).status_code == 401
+    assert httpx.get(f"{hub.url}/mediators", auth=ADMIN).status_code == 200, "Basic as before"
 
 
 @pytest.mark.parametrize("source", ["environment", "config-file"])
