@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from hub.channels.models import Channel
 from hub.channels.schemas import BodyPolicy
 from hub.db.base import utcnow
+from hub.db.batches import committed_batches, in_batches
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
 from hub.gateway.body_policy import body_bytes, stored_body, stored_orchestration, stored_reply_fields
@@ -558,13 +559,8 @@ def retry_matching(session: Session, *, filters: Filters) -> Iterator[tuple[int,
     has dropped: ``RETRY_BATCH`` at a time in id order, each batch committed, so a long retry never
     holds the write lock (or its rows' locks) to the end, and what it queued stays queued if it
     stops (run it again for the rest). Yields, per batch, how many matched and the ids reset."""
-    query = _retryable(filters).order_by(Delivery.id).limit(RETRY_BATCH)
-    after = 0
-    while batch := list(session.scalars(query.where(Delivery.id > after))):
-        reset = _reset(session, Delivery.id.in_(batch))
-        session.commit()
-        yield len(batch), sorted(reset)
-        after = batch[-1]
+    for batch in committed_batches(session, _retryable(filters), Delivery.id, RETRY_BATCH):
+        yield len(batch), sorted(_reset(session, Delivery.id.in_(batch)))
 
 
 # -- retention (run with the transaction log's: hub.transactions.retention) ------------------------------
@@ -577,29 +573,35 @@ def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None
     Pending and in-flight deliveries keep their bodies whatever their age: they are still owed.
     """
     cutoff = (now or utcnow()) - older_than
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.status.in_(SETTLED),
-            Delivery.created_at < cutoff,
-            Delivery.body.is_not(None),
-            Delivery.body != CULLED,
-        )
-        .values(body=CULLED)
-        .execution_options(synchronize_session=False)
+    where = [
+        Delivery.status.in_(SETTLED),
+        Delivery.created_at < cutoff,
+        Delivery.body.is_not(None),
+        Delivery.body != CULLED,
+    ]
+    return in_batches(
+        session,
+        Delivery.id,
+        where,
+        lambda chosen: (
+            update(Delivery)
+            .where(chosen, *where)
+            .values(body=CULLED)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    return result.rowcount or 0
 
 
 def purge(session: Session, *, older_than: timedelta, now: datetime | None = None) -> int:
     """Delete settled deliveries queued before ``now - older_than``; pending and in-flight ones stay."""
     cutoff = (now or utcnow()) - older_than
-    result = session.execute(
-        delete(Delivery)
-        .where(Delivery.status.in_(SETTLED), Delivery.created_at < cutoff)
-        .execution_options(synchronize_session=False)
+    where = [Delivery.status.in_(SETTLED), Delivery.created_at < cutoff]
+    return in_batches(
+        session,
+        Delivery.id,
+        where,
+        lambda chosen: delete(Delivery).where(chosen, *where).execution_options(synchronize_session=False),
     )
-    return result.rowcount or 0
 
 
 def gauges(db: Database) -> GaugeReader:

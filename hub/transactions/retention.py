@@ -4,6 +4,8 @@ Both steps cover the transaction log and the outbox's settled deliveries (delive
 a pending or in-flight delivery is still owed and keeps its body and its row whatever its age.
 The purge also takes finished rerun tasks (Completed, Cancelled) with their items, a batch at a
 time; a Queued, Processing or Paused task, or one with reruns still in flight, stays whatever its age.
+Every step goes a batch at a time, each committed (``hub.db.batches``): a first run over a long
+backlog never holds SQLite's write lock, which the gateway's log writer needs, for long.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
+from hub.db.batches import in_batches
 from hub.outbox import service as outbox
 from hub.periodic import repeat
 from hub.runtime import Runtime
@@ -76,24 +79,15 @@ def _purge_tasks(session: Session, *, older_than: timedelta, now: datetime | Non
         .where(RerunTaskItem.task_id == RerunTask.id, RerunTaskItem.status == ItemStatus.PROCESSING)
         .exists()
     )
-    batch = (
-        select(RerunTask.id)
-        .where(
-            RerunTask.status.in_(FINISHED_TASKS),
-            func.coalesce(RerunTask.completed_at, RerunTask.created_at) < cutoff,
-            ~in_flight,
-        )
-        .order_by(RerunTask.id)
-        .limit(TASK_PURGE_BATCH)
+    where = [
+        RerunTask.status.in_(FINISHED_TASKS),
+        func.coalesce(RerunTask.completed_at, RerunTask.created_at) < cutoff,
+        ~in_flight,
+    ]
+    # the status again: on PostgreSQL an admin may queue a Cancelled task again meanwhile
+    return in_batches(
+        session, RerunTask.id, where, lambda chosen: delete(RerunTask).where(chosen, *where), TASK_PURGE_BATCH
     )
-    purged = 0
-    while ids := list(session.scalars(batch)):
-        # the status again: on PostgreSQL an admin may queue a Cancelled task again meanwhile
-        result = session.execute(
-            delete(RerunTask).where(RerunTask.id.in_(ids), RerunTask.status.in_(FINISHED_TASKS))
-        )
-        purged += result.rowcount or 0
-    return purged
 
 
 def _run(runtime: Runtime) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, bindparam, delete, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
+from hub.db.batches import in_batches
 from hub.errors import BadRequest, NotFound
 from hub.instances.service import Orphans
 from hub.outbox.models import Delivery, DeliveryStatus
@@ -222,12 +223,17 @@ def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None
     """
     cutoff = (now or utcnow()) - older_than
     orchestrations = literal_column(_ORCHESTRATIONS_WITHOUT_BODIES[session.get_bind().dialect.name])
-    result = session.execute(
-        update(Transaction)
-        .where(Transaction.started_at < cutoff, Transaction.bodies_culled.is_(False))
-        .values(request_body=None, response_body=None, orchestrations=orchestrations, bodies_culled=True)
+    where = [Transaction.started_at < cutoff, Transaction.bodies_culled.is_(False)]
+    return in_batches(
+        session,
+        Transaction.id,
+        where,
+        lambda chosen: (
+            update(Transaction)
+            .where(chosen, *where)
+            .values(request_body=None, response_body=None, orchestrations=orchestrations, bodies_culled=True)
+        ),
     )
-    return result.rowcount or 0
 
 
 def _without_bodies(orchestration: dict[str, Any]) -> dict[str, Any]:
@@ -251,8 +257,10 @@ def purge(session: Session, *, older_than: timedelta, now: datetime | None = Non
         )
         .exists()
     )
-    result = session.execute(delete(Transaction).where(Transaction.started_at < cutoff, ~owed))
-    return result.rowcount or 0
+    where = [Transaction.started_at < cutoff, ~owed]
+    return in_batches(
+        session, Transaction.id, where, lambda chosen: delete(Transaction).where(chosen, *where)
+    )
 
 
 def mark_secondary_failure(session: Session, transaction_id: int) -> None:
