@@ -1,9 +1,11 @@
 """Blocking work a hub process repeats in the background: in a worker thread, every so often, a
-failure logged and tried again at the next interval (never ending the loop)."""
+failure logged and tried again at the next interval (never ending the loop); and the stop of
+such a background task."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,3 +25,10 @@ async def repeat(
         except Exception:
             log.exception(f"{what} failed; will retry next interval")
         await asyncio.sleep(interval_s)
+
+
+async def stop(task: asyncio.Task[Any]) -> None:
+    """Cancel a background task and wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

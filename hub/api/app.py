@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -34,6 +33,7 @@ from hub.mediators.router import router as mediators_router
 from hub.outbox import service as outbox_service
 from hub.outbox.router import router as outbox_router
 from hub.outbox.worker import EmbeddedWorker
+from hub.periodic import stop
 from hub.runtime import Runtime
 from hub.settings import Settings, get_settings
 from hub.tasks import runner as task_runner
@@ -147,9 +147,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
         if worker:
             await to_thread.run_sync(worker.stop)
         await runtime.aclose()

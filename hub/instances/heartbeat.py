@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hub.db.base import utcnow
 from hub.instances import service
 from hub.instances.service import Orphans
-from hub.periodic import repeat
+from hub.periodic import repeat, stop
 from hub.runtime import Runtime
 from hub.settings import INSTANCE_NAME_LENGTH, Settings
 from hub.tasks import service as tasks
@@ -94,9 +94,7 @@ async def beating(runtime: Runtime) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        beats.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beats
+        await stop(beats)
 
         def forget() -> None:
             with runtime.db.session() as session:

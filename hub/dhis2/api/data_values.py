@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,7 +33,7 @@ from hub.dhis2.datavalues import completeness, export, service, tasks
 from hub.dhis2.datavalues.parsers import format_of
 from hub.dhis2.datavalues.service import ImportOptions, Received
 from hub.errors import BadRequest
-from hub.periodic import repeat
+from hub.periodic import repeat, stop
 from hub.runtime import Runtime
 
 SPOOL_IN_MEMORY = 4 * 1024 * 1024
@@ -61,9 +60,7 @@ async def _resume_jobs(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
+        await stop(watch)
 
 
 router = dhis2_router(tags=["DHIS2 data values"], lifespan=_resume_jobs)
