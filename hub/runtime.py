@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from hub.auth.cache import CredentialCache
+from hub.auth.models import credential_revision
 from hub.auth.service import Authenticator, LockoutPolicy
 from hub.channels import service as channel_service
 from hub.channels.service import ChannelTable
@@ -43,8 +44,8 @@ class Runtime:
     upstream: Upstream = field(repr=False)
     log_writer: LogWriter = field(repr=False)
     channels: ChannelTable = field(default_factory=lambda: ChannelTable([]))
-    # Credential checks in progress, by cache key, so concurrent requests share one (hub.gateway.router).
     _channels_seen: tuple[Any, ...] | None = None
+    _credentials_seen: int | None = None
 
     @classmethod
     def create(cls, settings: Settings, db: Database | None = None) -> Runtime:
@@ -70,6 +71,16 @@ class Runtime:
         self.channels = ChannelTable(channel_service.list_channels(session))
         self._channels_seen = seen
         return True
+
+    def refresh(self) -> None:
+        """Catch up with what other processes changed (blocking; every few seconds): the channel
+        table, and the credential cache, forgotten when users, clients or tokens changed."""
+        with self.db.session() as session:
+            self.reload_channels(session)
+            seen = credential_revision(session)
+        if seen != self._credentials_seen:
+            self.authenticator.cache.clear()
+            self._credentials_seen = seen
 
     def credentials_changed(self, session: Session | None = None) -> None:
         """Forget cached credentials after a client, user or token changed. Given the session that

@@ -33,7 +33,7 @@ from hub.mediators.router import router as mediators_router
 from hub.outbox import service as outbox_service
 from hub.outbox.router import router as outbox_router
 from hub.outbox.worker import EmbeddedWorker
-from hub.periodic import stop
+from hub.periodic import repeat, stop
 from hub.runtime import Runtime
 from hub.settings import Settings, get_settings
 from hub.tasks import runner as task_runner
@@ -54,7 +54,7 @@ def _new_request_id() -> str:
     return f"{REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
 
 
-CHANNEL_REFRESH_S = 2.0
+REFRESH_S = 2.0
 
 
 class NotMigrated(RuntimeError):
@@ -120,21 +120,14 @@ def prepare(runtime: Runtime) -> None:
     runtime.log_writer.start()
 
 
-async def _refresh_channels(runtime: Runtime) -> None:
-    while True:
-        await asyncio.sleep(CHANNEL_REFRESH_S)
-        try:
-            await to_thread.run_sync(runtime.reload_channels)
-        except Exception:
-            log.exception("channel table refresh failed; keeping the previous table")
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime: Runtime = app.state.runtime
     await to_thread.run_sync(prepare, runtime)
     tasks = [
-        asyncio.create_task(_refresh_channels(runtime)),
+        asyncio.create_task(
+            repeat(runtime.refresh, REFRESH_S, log=log, what="refresh of channels and credentials", now=False)
+        ),
         asyncio.create_task(retention.run_periodically(runtime)),
         asyncio.create_task(task_runner.run_periodically(runtime)),
         asyncio.create_task(heartbeat.run_periodically(runtime)),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, event, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
 
@@ -73,3 +75,30 @@ class AuthLockout(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CredentialRevision(Base):
+    """One row, counting the changes to users, clients and tokens. Every hub process reads it every
+    few seconds (``Runtime.refresh``) and forgets its cached credentials when it moved, so a
+    password changed or a token revoked by another process (a replica, ``hub user set``) stops
+    working there within seconds, not at the cache's TTL."""
+
+    __tablename__ = "credential_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def credential_revision(session: Session) -> int:
+    return session.scalar(select(CredentialRevision.number)) or 0
+
+
+def _count_credential_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Before any flush that adds, changes or deletes a user, client or token: the revision moves
+    in the same DB transaction, whichever code path made the change."""
+    changed = chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(o, (User, Client, ApiToken)) for o in changed):
+        session.execute(update(CredentialRevision).values(number=CredentialRevision.number + 1))
+
+
+event.listen(Session, "before_flush", _count_credential_changes)

@@ -310,6 +310,7 @@ class Authenticator:
             if cached is not None:
                 return cached
             disabled: Client | None = None
+            generation = self.cache.generation()
             with self.db.session() as session:
                 had_failures = check_lockout(session, key, address)
                 if kind == "client":
@@ -326,7 +327,7 @@ class Authenticator:
             principal = self._settle(key, address, principal, had_failures)
         if disabled is not None:  # the right password: refused, but not a failure
             raise _disabled(disabled)
-        self.cache.put(f"basic-{kind}", credential, principal)
+        self.cache.put(f"basic-{kind}", credential, principal, generation)
         return principal
 
     def basic_client(self, credential: str, address: str) -> Principal:
@@ -342,6 +343,7 @@ class Authenticator:
         cached = self.cache.get("bearer", token)
         if cached is not None:
             return cached
+        generation = self.cache.generation()
         with self.db.session() as session:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == passwords.hash_token(token)))
             now = utcnow()
@@ -358,7 +360,8 @@ class Authenticator:
                 principal = user_principal(user, "token") if user else None
         if principal is None:
             raise _unauthenticated("token owner is gone")
-        self.cache.put("bearer", token, principal)
+        expires_in = (row.expires_at - now).total_seconds() if row.expires_at else None
+        self.cache.put("bearer", token, principal, generation, expires_in)
         return principal
 
     def certificate(self, fingerprint: str) -> Principal:
@@ -367,6 +370,7 @@ class Authenticator:
         cached = self.cache.get("cert", fingerprint)
         if cached is not None:
             return cached
+        generation = self.cache.generation()
         with self.db.session() as session:
             client = session.scalar(select(Client).where(Client.cert_fingerprint == fingerprint))
             if client is not None and not client.enabled:
@@ -374,7 +378,7 @@ class Authenticator:
             principal = client_principal(client, "certificate") if client else None
         if principal is None:
             raise _unauthenticated("client certificate not recognised")
-        self.cache.put("cert", fingerprint, principal)
+        self.cache.put("cert", fingerprint, principal, generation)
         return principal
 
 
@@ -457,7 +461,8 @@ def revoke_token(
 ) -> ApiToken:
     """Revoke one of a client's or a user's tokens; revoking it again keeps the first time.
 
-    The caller then calls ``Runtime.credentials_changed`` so that a cached token stops working at once.
+    The caller then calls ``Runtime.credentials_changed`` so that a cached token stops working at once
+    in this process; other processes forget it within seconds (``CredentialRevision``).
     """
     owner = _TokenOwner.of(client, user)
     token = session.scalar(owner.tokens().where(ApiToken.id == token_id))

@@ -1,6 +1,6 @@
 """Every model, imported so ``Base.metadata`` is complete for Alembic."""
 
-from hub.auth.models import ApiToken, AuthLockout, Client, User
+from hub.auth.models import ApiToken, AuthLockout, Client, CredentialRevision, User
 from hub.channels.models import Channel, ChannelAudit
 from hub.db.base import Base
 from hub.dhis2.datavalues import models as dhis2_datavalues  # noqa: F401
@@ -19,6 +19,7 @@ __all__ = [
     "Channel",
     "ChannelAudit",
     "Client",
+    "CredentialRevision",
     "Delivery",
     "HubInstance",
     "Mediator",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
+from hub.api.app import REFRESH_S
 from hub.auth.models import ApiToken
 from hub.auth.passwords import hash_password, verify_password
 from hub.auth.service import create_user
@@ -48,6 +50,30 @@ def test_bearer_token_shown_once_works_and_is_revocable(make_hub, upstream):
     with hub.admin() as admin:
         assert admin.delete(f"/admin/clients/app/tokens/{created['id']}").status_code == 204
     assert httpx.get(hub.url + "/echo", headers=bearer).status_code == 401
+
+
+def test_a_change_made_elsewhere_reaches_a_running_hub(make_hub, upstream, hub_cli, monkeypatch):
+    """A token revoked through another replica, a password changed with ``hub user set``: this hub
+    had both in its cache (for a minute) and refuses them at its next refresh."""
+    hub = make_hub({"channels": [ECHO(upstream)]}, instance_name="replica-a")
+    other = make_hub(instance_name="replica-b")
+    with other.admin() as admin:
+        admin.post("/admin/clients", json={"client_id": "app", "name": "App", "roles": ["partner"]})
+        created = admin.post("/admin/clients/app/tokens", json={"name": "ci"}).json()
+    bearer = {"Authorization": f"Bearer {created['token']}"}
+    token_works = lambda: httpx.get(hub.url + "/echo", headers=bearer).status_code == 200  # noqa: E731
+    password_works = lambda: httpx.get(hub.url + "/admin/clients", auth=ADMIN).status_code == 200  # noqa: E731
+    assert token_works() and password_works()  # both cached now
+
+    with other.admin() as admin:
+        assert admin.delete(f"/admin/clients/app/tokens/{created['id']}").status_code == 204
+    monkeypatch.setenv("NEW_ADMIN_PASSWORD", "a-new-password-1")
+    hub_cli("user", "set", ADMIN[0], "--password-env", "NEW_ADMIN_PASSWORD")
+    deadline = time.monotonic() + 2 * REFRESH_S + 1
+    while token_works() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not token_works() and not password_works(), "refused well within the cache's TTL"
+    assert httpx.get(hub.url + "/admin/clients", auth=(ADMIN[0], "a-new-password-1")).status_code == 200
 
 
 def test_expired_token_is_refused(make_hub, upstream):

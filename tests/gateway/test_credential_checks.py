@@ -60,7 +60,7 @@ def test_a_failed_check_is_not_shared_so_each_attempt_counts() -> None:
 
 def test_a_cached_principal_needs_no_check() -> None:
     rt = authenticator()
-    rt.cache.put("basic-client", "cGFydG5lci0xOnB3", PRINCIPAL)
+    rt.cache.put("basic-client", "cGFydG5lci0xOnB3", PRINCIPAL, rt.cache.generation())
 
     def check(credential: str) -> Principal:
         raise AssertionError("a cached credential is not checked again")
