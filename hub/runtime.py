@@ -82,14 +82,11 @@ class Runtime:
             self.authenticator.cache.clear()
             self._credentials_seen = seen
 
-    def credentials_changed(self, session: Session | None = None) -> None:
-        """Forget cached credentials after a client, user or token changed. Given the session that
-        made the change, once it commits: forgotten any earlier, a request arriving in between
-        could cache the old credential again, for the cache's TTL."""
-        if session is None:
-            self.authenticator.cache.clear()
-        else:
-            event.listen(session, "after_commit", lambda _: self.authenticator.cache.clear(), once=True)
+    def credentials_changed(self, session: Session) -> None:
+        """Forget cached credentials once ``session``, which changed a client, user or token, commits:
+        forgotten any earlier, a request arriving in between could cache the old credential again.
+        (Other processes forget them at their next :meth:`refresh`.)"""
+        event.listen(session, "after_commit", lambda _: self.authenticator.cache.clear(), once=True)
 
     async def aclose(self) -> None:
         await self.upstream.aclose()

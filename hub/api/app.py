@@ -112,11 +112,11 @@ def prepare(runtime: Runtime) -> None:
             )
         if hub_file is not None:
             config_file.apply(session, hub_file)
-    # The file may have changed or removed clients: no credential checked before may be trusted.
-    runtime.credentials_changed()
     # what a crash of this instance, or a dead one, left in flight is failed before any new work
     heartbeat.start(runtime)
-    runtime.reload_channels(force=True)
+    # the channel table, and the credential revision that the cache is kept at from now on (the
+    # cache starts empty: the file may have changed or removed clients)
+    runtime.refresh()
     runtime.log_writer.start()
 
 

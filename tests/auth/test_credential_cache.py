@@ -52,11 +52,6 @@ def test_a_change_rolled_back_keeps_the_cache(runtime: Runtime, db: Database) ->
     assert cached(runtime) == PARTNER
 
 
-def test_without_a_session_the_cache_is_emptied_at_once(runtime: Runtime) -> None:
-    runtime.credentials_changed()
-    assert cached(runtime) is None
-
-
 OPS = "ops@moh.example"
 
 
