@@ -19,6 +19,7 @@ import ssl
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -27,7 +28,15 @@ from hub import logs
 from hub.auth.schemas import UserOut
 from hub.auth.service import create_user, get_user, issue_token, list_users, update_user
 from hub.channels import service as channel_service
-from hub.cli_db import HubGroup, configured_database, json_option, print_json, session_scope
+from hub.cli_db import (
+    ROW_ID,
+    HubGroup,
+    configured_database,
+    json_option,
+    print_json,
+    session_scope,
+    usage_error,
+)
 from hub.clients import service as client_service
 from hub.clients.schemas import ClientIn
 from hub.db import migrate
@@ -201,6 +210,17 @@ def client() -> None:
     """Clients (systems that call channels)."""
 
 
+# ClientIn's fields as ``hub client add`` takes them
+CLIENT_OPTIONS = {
+    "client_id": "CLIENT_ID",
+    "name": "--name",
+    "roles": "--role",
+    "password": "--password-env",
+    "cert_fingerprint": "--cert-fingerprint",
+    "org_units": "--org-unit",
+}
+
+
 @client.command("add")
 @click.argument("client_id")
 @click.option("--name", default=None)
@@ -219,14 +239,17 @@ def client_add(
     token_name: str | None,
 ) -> None:
     """Add a client; with --token, print its first API token (the only time it is shown)."""
-    client_in = ClientIn(
-        client_id=client_id,
-        name=name or client_id,
-        roles=list(roles),
-        password=_secret(password_env) if password_env else None,
-        cert_fingerprint=cert_fingerprint,
-        org_units=list(org_units),
-    )
+    try:
+        client_in = ClientIn(
+            client_id=client_id,
+            name=name or client_id,
+            roles=list(roles),
+            password=_secret(password_env) if password_env else None,
+            cert_fingerprint=cert_fingerprint,
+            org_units=list(org_units),
+        )
+    except ValidationError as exc:
+        raise usage_error(exc, CLIENT_OPTIONS.__getitem__) from None
     with session_scope() as session:
         made = client_service.create(session, client_in=client_in)
         token = issue_token(session, name=token_name, client=made)[0] if token_name else None
@@ -354,7 +377,7 @@ def transactions_list(
 
 
 @transactions_group.command("show")
-@click.argument("transaction_id", type=int)
+@click.argument("transaction_id", type=ROW_ID)
 def transactions_show(transaction_id: int) -> None:
     """Show one transaction as JSON."""
     from hub.transactions.schemas import TransactionDetail
@@ -365,12 +388,12 @@ def transactions_show(transaction_id: int) -> None:
 
 
 @transactions_group.command("rerun")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--status", default=None, help="rerun every transaction with this status")
 @click.option("--channel", default=None)
 @click.option("--limit", default=1000, show_default=True)
 def transactions_rerun(ids: tuple[int, ...], status: str | None, channel: str | None, limit: int) -> None:
-    """Rerun transactions by id or by filter, with a progress bar."""
+    """Rerun transactions by id or by filter, with a progress bar; exits 1 if any was refused."""
     if not ids and not (status or channel):
         raise click.UsageError("give transaction ids, or --status/--channel")
     settings = get_settings()
@@ -383,6 +406,8 @@ def transactions_rerun(ids: tuple[int, ...], status: str | None, channel: str | 
     console.print(f"{len(ids) - len(failures)} rerun, {len(failures)} refused")
     for transaction_id, reason in failures:
         console.print(f"  {transaction_id}: {reason}")
+    if failures:
+        raise SystemExit(1)
 
 
 async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]]:
@@ -403,6 +428,8 @@ async def _rerun_all(settings: Settings, ids: list[int]) -> list[tuple[int, str]
                         await rerun(runtime, transaction_id)
                     except HubError as exc:
                         failures.append((transaction_id, exc.detail))
+                    except Exception as exc:  # the rest are still tried; its text may hold the SQL's values
+                        failures.append((transaction_id, f"unexpected {type(exc).__name__}"))
                     progress.advance(task)
     finally:
         await runtime.aclose()

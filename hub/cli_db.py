@@ -8,18 +8,24 @@ fix, never a traceback (whose SQL error text would hold the statement's values).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 import orjson
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from hub.api.fields import MAX_ROW_ID
 from hub.db.session import Database
 from hub.errors import HubError
 from hub.settings import ConfigError, get_settings
+
+# A row id as the admin API takes one: a number the database cannot hold is a usage error, not a
+# traceback from the driver.
+ROW_ID = click.IntRange(1, MAX_ROW_ID)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print one JSON array instead of a table")
 
@@ -85,3 +91,9 @@ class HubGroup(click.Group):
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(database_problem(exc)) from None
+
+
+def usage_error(exc: ValidationError, option: Callable[[str], str]) -> click.UsageError:
+    """A model's complaints about a command's input, each naming the option (``option``: by the
+    model's field) it came from."""
+    return click.UsageError("; ".join(f"{option(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()))

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
+from hub.auth.passwords import is_password_hash
 from hub.channels import service as channel_service
 from hub.channels.schemas import ChannelSpec
 from hub.clients import service as client_service
@@ -34,7 +35,10 @@ class ClientConfig(BaseModel):
     @model_validator(mode="after")
     def _one_password_source(self) -> ClientConfig:
         if self.password_env and self.password_hash:
-            raise ValueError("give password_env or password_hash, not both")
+            raise ValueError(f"client {self.client_id}: give password_env or password_hash, not both")
+        if self.password_hash is not None and not is_password_hash(self.password_hash):
+            # else the client would load and then fail every login, its right password too
+            raise ValueError(f"client {self.client_id}: password_hash is neither an argon2 nor a bcrypt hash")
         return self
 
 
@@ -46,12 +50,17 @@ class HubFile(BaseModel):
 
 
 def read(path: str) -> HubFile:
-    """Parse and validate the file; errors name the entry that is wrong."""
+    """Parse and validate the file; errors name the entry that is wrong, never the values given (a
+    password hash may be among them)."""
     data: dict[str, Any] = load_yaml(path)
     try:
         return HubFile.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        problems = [
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ValueError(f"{path}: {'; '.join(problems)}") from None
 
 
 def apply(session: Session, hub_file: HubFile) -> None:

@@ -17,11 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import config_file
 from hub.api import fhir, health, problems
+from hub.api.body_limit import BodyLimit
 from hub.auth.router import router as users_router
 from hub.auth.service import bootstrap_admin
 from hub.channels.router import router as channels_router
 from hub.clients.router import router as clients_router
 from hub.db.migrate import pending_message
+from hub.dhis2.api.data_values import post_data_value_sets
 from hub.dhis2.api.data_values import router as dhis2_data_values_router
 from hub.dhis2.api.metadata import router as dhis2_metadata_router
 from hub.dhis2.api.system import router as dhis2_system_router
@@ -182,5 +184,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             raise RuntimeError("this FastAPI version does not list included routes; see pyproject.toml")
         app.router.routes.insert(0, ChannelRoute(reserved))
     app.add_route("/{path:path}", gateway, methods=METHODS, include_in_schema=False)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=runtime.settings.max_body_bytes,
+        own_limits=frozenset({gateway, post_data_value_sets}),
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
 
 from hub.auth import legacy
@@ -60,3 +61,25 @@ def require_admin(principal: UserDep) -> Principal:
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def needs_admin(route: Any) -> bool:
+    """Whether ``route`` (the one routing chose) depends, directly or through others, on the admin check."""
+    dependant: Dependant | None = getattr(route, "dependant", None)
+    pending = [dependant] if dependant is not None else []
+    while pending:
+        current = pending.pop()
+        if current.call is require_admin:
+            return True
+        pending.extend(current.dependencies)
+    return False
+
+
+def check_admin_first(request: Request) -> None:
+    """Raise what an admin route's dependencies would (401, 403, 429) for this request, if anything.
+
+    FastAPI reads and parses a route's body before it runs the route's dependencies: without this,
+    the error handlers would tell a caller that never authenticated what was wrong with its body.
+    """
+    if needs_admin(request.scope.get("route")):
+        require_admin(authenticate_user(request, get_runtime(request)))

@@ -13,13 +13,11 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.auth import passwords
-from hub.auth.models import User
 from hub.auth.principal import Principal
-from hub.auth.service import CHALLENGE, Authenticator, storable_name, user_principal
+from hub.auth.service import CHALLENGE, Authenticator, find_user, storable_name, user_key, user_principal
 from hub.db.base import utcnow
 from hub.errors import Unauthenticated
 
@@ -27,12 +25,13 @@ WINDOW = timedelta(seconds=10)
 
 
 def challenge(session: Session, email: str, secret: bytes) -> dict[str, str]:
-    """The salt to hash the password with; unknown users get a stable fake salt (no enumeration)."""
-    user = session.scalar(select(User).where(User.email == email)) if storable_name(email) else None
+    """The salt to hash the password with; unknown users get a stable fake salt (no enumeration),
+    the same in every case of the e-mail, as a known user's is."""
+    user = find_user(session, email) if storable_name(email) else None
     salt = (
         user.legacy_salt
         if user and user.legacy_salt
-        else hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()[:32]
+        else hmac.new(secret, email.lower().encode(), hashlib.sha256).hexdigest()[:32]
     )
     return {"salt": salt, "ts": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
@@ -62,12 +61,12 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
         )
 
     def check(session: Session) -> Principal | None:
-        user = session.scalar(select(User).where(User.email == email))
+        user = find_user(session, email)
         if user is None or not user.legacy_passhash:
             return None
         expected = passwords.sha512_hex(user.legacy_passhash + salt + ts)
         return user_principal(user, "legacy-token") if passwords.equal(expected, token) else None
 
     return authenticator.verified(
-        f"user:{email}", address, check, Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
+        user_key(email), address, check, Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
     )

@@ -1,16 +1,23 @@
-"""Password and token hashing: argon2id for passwords, SHA-256 for random API tokens."""
+"""Password and token hashing: argon2id for passwords (bcrypt hashes verified too), SHA-256 for random
+API tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from functools import lru_cache
 
-from argon2 import PasswordHasher
+import bcrypt
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.settings import get_settings
+
+# $2a$/$2b$/$2y$, a cost of 4 to 31, a 22-character salt (its last character holds 2 bits) and the hash
+BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{31}")
+BCRYPT_MAX_BYTES = 72  # bcrypt reads no further: other systems' hashes were made of these bytes
 
 
 @lru_cache
@@ -36,8 +43,22 @@ def hash_password(password: str) -> str:
     return _hasher()[0].hash(password)
 
 
+def is_password_hash(value: str) -> bool:
+    """Whether :func:`verify_password` can check a password against ``value``: argon2 or bcrypt."""
+    if BCRYPT_HASH.fullmatch(value):
+        return True
+    try:
+        extract_parameters(value)
+    except InvalidHashError:
+        return False
+    return True
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-time check; a missing hash still spends one verification."""
+    """Constant-time check; a missing hash still spends one verification. bcrypt hashes (a YAML
+    client's, made by another system) are verified as they are; the hub makes argon2 ones."""
+    if password_hash is not None and BCRYPT_HASH.fullmatch(password_hash):
+        return bcrypt.checkpw(password.encode()[:BCRYPT_MAX_BYTES], password_hash.encode())
     hasher, dummy = _hasher()
     try:
         return hasher.verify(password_hash or dummy, password) and password_hash is not None

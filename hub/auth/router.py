@@ -49,18 +49,20 @@ def add_user(body: UserIn, _: AdminDep, session: SessionDep) -> UserOut:
 def patch_user(
     email: str, body: UserPatch, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> UserOut:
-    if email == admin.name and body.groups is not None and "admin" not in body.groups:
+    user = get_user(session, email)
+    if user.id == admin.pk and body.groups is not None and "admin" not in body.groups:
         raise Conflict("you cannot take yourself out of the admin group")
-    user = update_user(session, get_user(session, email), **body.model_dump(exclude_unset=True))
+    user = update_user(session, user, **body.model_dump(exclude_unset=True))
     runtime.credentials_changed(session)
     return UserOut.model_validate(user)
 
 
 @router.delete("/{email}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a user")
 def delete_user(email: str, admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> None:
-    if email == admin.name:
+    user = get_user(session, email)  # in any case of the e-mail: compare the row, not the text
+    if user.id == admin.pk:
         raise Conflict("you cannot remove yourself")
-    session.delete(get_user(session, email))
+    session.delete(user)
     runtime.credentials_changed(session)
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from hub.auth.cache import CredentialCache
 from hub.auth.models import ApiToken, AuthLockout, Client, User
 from hub.auth.principal import Principal
 from hub.db.base import utcnow
+from hub.db.batches import in_batches
 from hub.db.session import Database
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthenticated
 
@@ -108,6 +109,23 @@ def client_principal(client: Client, via: str) -> Principal:
 
 def user_principal(user: User, via: str) -> Principal:
     return Principal("user", user.id, user.email, frozenset(user.groups), (), via)
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The user with this e-mail in any case, as OpenHIM matches e-mails; the exact one first,
+    should older data hold two that differ only by case."""
+    return session.scalar(
+        select(User)
+        .where(func.lower(User.email) == func.lower(email))
+        .order_by((User.email == email).desc())
+        .limit(1)
+    )
+
+
+def user_key(email: str) -> str:
+    """A user's lockout key, the same for every case of the e-mail, so a variant cannot slip past
+    a lockout (cut to MAX_NAME: a few characters grow when lowered)."""
+    return f"user:{email.lower()[:MAX_NAME]}"
 
 
 # -- lockout -----------------------------------------------------------------------------------------
@@ -207,6 +225,23 @@ def clear_failures(session: Session, name_key: str, address: str) -> None:
     session.execute(delete(AuthLockout).where(AuthLockout.principal == _from(name_key, address)))
 
 
+def purge_expired_lockouts(session: Session, *, window: timedelta, now: datetime | None = None) -> int:
+    """Delete the counters that count no more: no failure within ``window`` and no lock in force
+    (:func:`record_failure` would start them again from 0); how many went. Without it, callers
+    trying names at random (each a row for the name and one for the name from their address)
+    would grow ``auth_lockouts`` without end; with it, it holds what failed within about one
+    retention interval."""
+    now = now or utcnow()
+    where = [
+        AuthLockout.last_failure_at < now - window,
+        # a lock made under a longer lockout_s than today's runs to its end
+        or_(AuthLockout.locked_until.is_(None), AuthLockout.locked_until <= now),
+    ]
+    return in_batches(
+        session, AuthLockout.principal, where, lambda chosen: delete(AuthLockout).where(chosen, *where)
+    )
+
+
 # -- authenticators ----------------------------------------------------------------------------------
 
 
@@ -304,7 +339,7 @@ class Authenticator:
         if not storable_name(name):
             passwords.verify_password(None, password)  # as long as for a name that exists
             raise _unauthenticated()
-        key = f"{kind}:{name}"
+        key = user_key(name) if kind == "user" else f"client:{name}"
         with self._turns(key):
             cached = self.cache.get(f"basic-{kind}", credential)  # proved while this one waited
             if cached is not None:
@@ -319,7 +354,7 @@ class Authenticator:
                     candidate = client_principal(client, "basic") if client else None
                     disabled = client if client and not client.enabled else None
                 else:
-                    user = session.scalar(select(User).where(User.email == name))
+                    user = find_user(session, name)
                     stored = user.password_hash if user else None
                     candidate = user_principal(user, "basic") if user else None
             # argon2 takes ~0.5 s by design: never while a DB transaction (on SQLite, the write lock) is open
@@ -477,8 +512,9 @@ def create_user(
     session: Session, *, email: str, password: str, groups: list[str], legacy_token_auth: bool = False
 ) -> User:
     """An admin-API user; ``legacy_token_auth`` also keeps OpenHIM's sha512 passhash."""
-    if session.scalar(select(User).where(User.email == email)) is not None:
-        raise Conflict(f"user {email!r} already exists")
+    existing = find_user(session, email)
+    if existing is not None:  # also in another case: e-mails match whatever their case
+        raise Conflict(f"user {existing.email!r} already exists")
     user = User(email=email, groups=groups)
     _set_password(user, password, legacy=legacy_token_auth)
     session.add(user)
@@ -498,7 +534,7 @@ def list_users(session: Session) -> list[User]:
 
 
 def get_user(session: Session, email: str) -> User:
-    user = session.scalar(select(User).where(User.email == email))
+    user = find_user(session, email)
     if user is None:
         raise NotFound(f"user {email!r} does not exist")
     return user

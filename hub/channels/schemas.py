@@ -7,12 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from hub.channels.patterns import compiled, parse_sed
+
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 MAX_TIMEOUT_S = 3600.0
 # A send with a timeout of 0 or less never reaches the upstream; an hour is longer than any real one.
 TimeoutS = Annotated[
     float, Field(gt=0, le=MAX_TIMEOUT_S, description=f"seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
 ]
+# RFC 9110 8.3.1: type "/" subtype, both tokens
+MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class RouteAuth(BaseModel):
@@ -30,13 +34,26 @@ class Route(BaseModel):
     url: HttpUrl = Field(description="upstream base URL; the (rewritten) request path is appended")
     primary: bool = False
     queued: bool = Field(False, description="primary only: answer 202 now, deliver through the outbox")
-    path: str | None = Field(None, description="fixed upstream path, replacing the request path")
+    path: str | None = Field(
+        None, pattern="^/", description="fixed upstream path, replacing the request path"
+    )
     path_transform: str | None = Field(None, description="sed-style s/from/to/[g] on the request path")
     timeout_s: TimeoutS | None = None
     auth: RouteAuth | None = None
     forward_auth: bool = Field(False, description="pass the client's Authorization header upstream")
     headers: dict[str, str] = Field(default_factory=dict)
     max_attempts: int | None = Field(None, ge=1, le=1000, description="outbox attempts before dead-lettering")
+
+    @field_validator("url")
+    @classmethod
+    def _no_userinfo(cls, value: HttpUrl) -> HttpUrl:
+        # a URL is copied into every transaction's orchestrations; a secret there would be too
+        if value.username or value.password:
+            raise ValueError(
+                "a route URL carries no credentials: give them as auth (type, username, secret_env), "
+                "whose secret the hub reads from the environment"
+            )
+        return value
 
     @field_validator("path_transform")
     @classmethod
@@ -50,7 +67,9 @@ class BodyPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     store_request: bool = True
     store_response: bool = True
-    max_request_bytes: int | None = Field(None, ge=0, description="bigger requests get 413")
+    max_request_bytes: int | None = Field(
+        None, ge=1, description="bigger requests get 413; none means the hub's own limit"
+    )
     max_stored_bytes: int = Field(64 * 1024, ge=0, description="stored bodies are cut at this size")
     redact_fields: list[str] = Field(default_factory=list, description="JSON keys masked wherever they occur")
     redact_headers: list[str] = Field(default_factory=list)
@@ -58,11 +77,15 @@ class BodyPolicy(BaseModel):
 
 class ChannelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
+    # the name is a path segment of /admin/channels/{name}, where even %2F reads as "/"
+    name: str = Field(min_length=1, max_length=255, pattern="^[^/]+$")
     description: str = ""
     url_pattern: str = Field(description="regex matched against the whole request path")
     methods: list[str] = Field(default_factory=lambda: sorted(METHODS))
-    content_types: list[str] = Field(default_factory=list, description="empty means any")
+    content_types: list[str] = Field(
+        default_factory=list,
+        description="media types (type/subtype, any case, parameters ignored) taken; empty means any",
+    )
     allowed_roles: list[str] = Field(
         default_factory=list, description="client roles or client ids admitted (OpenHIM's `allow`)"
     )
@@ -76,11 +99,17 @@ class ChannelSpec(BaseModel):
     @field_validator("url_pattern")
     @classmethod
     def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"url_pattern is not a valid regex: {exc}") from exc
+        compiled(value, "url_pattern")
         return value
+
+    @field_validator("content_types")
+    @classmethod
+    def _media_types(cls, value: list[str]) -> list[str]:
+        # literal, as OpenHIM's matchContentTypes: "application/fhir+json" is that type, not a regex
+        wrong = [ct for ct in value if not MEDIA_TYPE.fullmatch(ct)]
+        if wrong:
+            raise ValueError(f"content_types must be media types such as application/json: {wrong}")
+        return [ct.lower() for ct in value]
 
     @field_validator("methods")
     @classmethod
@@ -126,21 +155,3 @@ class ChannelAuditOut(BaseModel):
     at: Any
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-
-
-def parse_sed(expr: str) -> tuple[re.Pattern[str], str, int]:
-    """``s/from/to/`` or ``s/from/to/g`` → (pattern, replacement, count); count 0 means all."""
-    if len(expr) < 4 or expr[0] != "s":
-        raise ValueError(f"path_transform must look like s/from/to/ : {expr!r}")
-    delimiter = expr[1]
-    # split on unescaped delimiters; an escaped one (\/) stands for itself
-    parts = [
-        p.replace("\\" + delimiter, delimiter) for p in re.split(r"(?<!\\)" + re.escape(delimiter), expr[2:])
-    ]
-    if len(parts) != 3 or parts[2] not in ("", "g"):
-        raise ValueError(f"path_transform must look like s/from/to/ or s/from/to/g : {expr!r}")
-    try:
-        pattern = re.compile(parts[0])
-    except re.error as exc:
-        raise ValueError(f"path_transform pattern is not a valid regex: {exc}") from exc
-    return pattern, parts[1], 0 if parts[2] == "g" else 1

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.channels.models import Channel, ChannelAudit
+from hub.channels.patterns import MATCH_TIMEOUT_S, compiled
 from hub.channels.schemas import ChannelOut, ChannelSpec
 from hub.errors import Conflict, MethodNotAllowed, NotFound
+
+log = logging.getLogger("hub.channels")
 
 SPEC_FIELDS = tuple(ChannelSpec.model_fields)
 
@@ -159,44 +163,52 @@ def fingerprint(session: Session) -> tuple[Any, ...]:
 class CompiledChannel:
     id: int
     name: str
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
     methods: frozenset[str]
-    content_types: tuple[str, ...]
+    content_types: tuple[str, ...]  # lower case, as the schema keeps them
     allowed_roles: frozenset[str]
     public: bool
     spec: ChannelSpec
 
+    def matches(self, path: str) -> bool:
+        """Whether the pattern matches the whole path; a match that runs out of time does not."""
+        try:
+            return self.pattern.fullmatch(path, timeout=MATCH_TIMEOUT_S) is not None
+        except TimeoutError:
+            log.warning("channel pattern ran out of time; taken as no match", extra={"channel": self.name})
+            return False
+
     def accepts_content_type(self, content_type: str | None) -> bool:
         if not self.content_types:
             return True
-        media = (content_type or "").split(";", 1)[0].strip().lower()
-        return any(re.fullmatch(ct, media) for ct in self.content_types)
+        return (content_type or "").split(";", 1)[0].strip().lower() in self.content_types
+
+
+def _compiled(channel: Channel) -> CompiledChannel:
+    spec = to_spec(channel)
+    return CompiledChannel(
+        channel.id,
+        spec.name,
+        compiled(spec.url_pattern, "url_pattern"),
+        frozenset(spec.methods),
+        tuple(spec.content_types),
+        frozenset(spec.allowed_roles),
+        spec.public,
+        spec,
+    )
 
 
 class ChannelTable:
     """Enabled channels compiled once, highest priority first."""
 
     def __init__(self, channels: Iterable[Channel]) -> None:
-        self.entries = [
-            CompiledChannel(
-                c.id,
-                c.name,
-                re.compile(c.url_pattern),
-                frozenset(m.upper() for m in c.methods),
-                tuple(ct.lower() for ct in c.content_types),
-                frozenset(c.allowed_roles),
-                c.public,
-                to_spec(c),
-            )
-            for c in channels
-            if c.enabled
-        ]
+        self.entries = [_compiled(c) for c in channels if c.enabled]
 
     def match(self, method: str, path: str) -> CompiledChannel:
         """The first channel whose pattern matches the whole path and that takes the method."""
         path_matched: list[CompiledChannel] = []
         for entry in self.entries:
-            if entry.pattern.fullmatch(path):
+            if entry.matches(path):
                 if method in entry.methods:
                     return entry
                 path_matched.append(entry)

@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
 
+from hub import json_text
+
 CONNECT_TIMEOUT_S = 5  # PostgreSQL
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32
 
@@ -39,7 +41,7 @@ def _begin_immediate(conn: Connection) -> None:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return json_text.without_nul(json_text.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode())
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -1,16 +1,19 @@
-"""What of a request or response is kept in the log: headers without secrets, bodies capped and redacted.
+"""What of a request or response is kept in the log: headers and query without secrets, bodies
+capped and redacted (failing closed: a body that cannot be redacted is not kept).
 
-The same rules cover the calls a mediator reports in its orchestrations.
+The same rules cover the calls a mediator reports in its orchestrations; the hub's own calls
+are recorded here as orchestrations too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus
 
-import orjson
-
+from hub import json_text
 from hub.channels.schemas import BodyPolicy
 from hub.gateway.forward import combined
 from hub.mediators.response import MediatorResponse, header_lines
@@ -27,12 +30,27 @@ ALWAYS_REDACTED = frozenset(
         "idempotency-key",
     }
 )
+# query parameters that carry credentials, whatever the channel configures
+CREDENTIAL_PARAMETERS = frozenset(
+    {
+        "access_token",
+        "token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "secret",
+        "client_secret",
+        "sig",
+        "signature",
+    }
+)
 MASK = "***"
 
 
 @lru_cache(maxsize=256)
-def _hidden(configured: tuple[str, ...]) -> frozenset[str]:
-    return ALWAYS_REDACTED | {h.lower() for h in configured}
+def _hidden(always: frozenset[str], configured: tuple[str, ...]) -> frozenset[str]:
+    return always | {name.lower() for name in configured}
 
 
 def stored_headers(
@@ -40,7 +58,8 @@ def stored_headers(
 ) -> dict[str, str]:
     """Headers (a mapping, or lines) as stored: one field per lower-case name (a name sent on
     several lines joined, :func:`combined`), secrets and configured headers masked."""
-    hidden = _hidden(tuple(policy.redact_headers)) if policy.redact_headers else ALWAYS_REDACTED
+    configured = policy.redact_headers
+    hidden = _hidden(ALWAYS_REDACTED, tuple(configured)) if configured else ALWAYS_REDACTED
     if type(headers) is dict:  # a name once each: only the case of names can differ
         fields = {k.lower(): v for k, v in headers.items()}
         if len(fields) < len(headers):
@@ -69,24 +88,50 @@ def _redact(doc: Any, fields: frozenset[str]) -> tuple[Any, bool]:
     return doc, False
 
 
-def stored_body(
-    body: bytes, content_type: str | None, policy: BodyPolicy, *, store: bool
-) -> tuple[str | None, bool]:
-    """(text to store, whether it is exactly the body received) under the channel's policy."""
+def stored_query(query: str, policy: BodyPolicy) -> str:
+    """The query string as stored: the values of credential parameters and of the channel's
+    configured fields masked (the upstream gets them as sent)."""
+    if not query:
+        return query
+    configured = policy.redact_fields
+    hidden = _hidden(CREDENTIAL_PARAMETERS, tuple(configured)) if configured else CREDENTIAL_PARAMETERS
+    pairs = query.split("&")
+    masked = False
+    for i, pair in enumerate(pairs):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name).lower() in hidden:
+            pairs[i], masked = f"{name}={MASK}", True
+    return "&".join(pairs) if masked else query
+
+
+def _redacted(body: bytes, text: str, fields: list[str]) -> tuple[str | None, bool]:
+    """Redaction fails closed: a body that is JSON, whatever its content type says, has the
+    fields masked; any other is kept only if it names none of them."""
+    try:
+        doc, changed = _redact(json_text.loads(body), frozenset(fields))
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
+        return (None, False) if any(field in text for field in fields) else (text, True)
+    return (json_text.dumps(doc).decode(), False) if changed else (text, True)
+
+
+def stored_body(body: bytes, policy: BodyPolicy, *, store: bool) -> tuple[str | None, bool]:
+    """(text to store, whether it is exactly the body received) under the channel's policy. A
+    body that is not text (not UTF-8, or with NUL characters, which PostgreSQL's text refuses)
+    is not stored. Redaction looks at what a body is, not at the content type it claims."""
     if not store or not body:
         return (None, not body)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None, False
+    if "\x00" in text:
+        return None, False
     exact = True
-    if policy.redact_fields and "json" in (content_type or "").lower():
-        try:
-            doc, changed = _redact(orjson.loads(body), frozenset(policy.redact_fields))
-        except orjson.JSONDecodeError:
-            doc, changed = None, False
-        if changed:
-            text, exact = orjson.dumps(doc).decode(), False
+    if policy.redact_fields:
+        redacted, exact = _redacted(body, text, policy.redact_fields)
+        if redacted is None:
+            return None, False
+        text = redacted
     if len(text) > policy.max_stored_bytes:
         text, exact = text[: policy.max_stored_bytes], False
     return text, exact
@@ -102,7 +147,23 @@ def body_bytes(body: Any) -> bytes:
     """A mediator message's body as sent: text as UTF-8, a JSON document serialised, none as empty."""
     if body is None:
         return b""
-    return body.encode() if isinstance(body, str) else orjson.dumps(body)
+    return body.encode() if isinstance(body, str) else json_text.dumps(body)
+
+
+def call_orchestration(
+    name: str, method: str, url: str, started: datetime, elapsed_ms: float, status: int | None
+) -> dict[str, Any]:
+    """The orchestration of a call the hub made itself: its request stamped when sent, and its
+    response, when one came (``status``), when it had come."""
+    doc: dict[str, Any] = {
+        "name": name,
+        "request": {"method": method, "url": url, "timestamp": started.isoformat()},
+        "duration_ms": round(elapsed_ms, 3),
+    }
+    if status is not None:
+        answered = started + timedelta(milliseconds=elapsed_ms)
+        doc["response"] = {"status": status, "timestamp": answered.isoformat()}
+    return doc
 
 
 # An orchestration's own labels, and the fields of HTTP a message has beside its headers and body:
@@ -123,9 +184,7 @@ def _stored_message(message: dict[str, Any], policy: BodyPolicy, *, store: bool)
     headers = stored_headers(header_lines(message.get("headers") or {}), policy)
     kept = {**_redacted_except(message, MESSAGE_FIELDS, policy), "headers": headers}
     if "body" in message:
-        body = message["body"]
-        content_type = str(headers.get("content-type", "")) if isinstance(body, str) else "application/json"
-        text, _ = stored_body(body_bytes(body), content_type, policy, store=store)
+        text, _ = stored_body(body_bytes(message["body"]), policy, store=store)
         if text is None:
             del kept["body"]
         else:
@@ -151,5 +210,15 @@ def stored_reply_fields(reply: MediatorResponse, policy: BodyPolicy) -> dict[str
     return {
         "mediator_urn": reply.urn,
         "properties": stored_document(reply.properties, policy),
-        "error": None if reply.error is None else {"message": str(stored_document(reply.error, policy))},
+        "error": _stored_error(reply.error, policy),
     }
+
+
+def _stored_error(error: Any, policy: BodyPolicy) -> dict[str, Any] | None:
+    """A mediator's error as OpenHIM keeps it: an object as it is (``{message, stack}``), text as
+    its message, any other JSON value as its JSON text."""
+    if error is None or isinstance(error, dict):
+        return stored_document(error, policy)
+    if isinstance(error, str):
+        return {"message": error}
+    return {"message": json_text.dumps(stored_document(error, policy)).decode()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -19,9 +20,13 @@ from urllib.parse import quote
 
 import aiohttp
 from multidict import MultiDict
+from yarl import URL
 
-from hub.channels.schemas import Route, RouteAuth, parse_sed
-from hub.errors import UpstreamError, UpstreamTimeout
+from hub.channels.patterns import parse_sed
+from hub.channels.schemas import Route, RouteAuth
+from hub.errors import BadRequest, UpstreamError, UpstreamTimeout
+
+log = logging.getLogger("hub.gateway")
 
 HOP_BY_HOP = frozenset(
     {
@@ -77,15 +82,33 @@ class UpstreamResult:
 
 
 def upstream_path(route: Route, path: str) -> str:
+    """The path ``route`` asks of its upstream: its fixed path, or the request path (rewritten).
+
+    A rewrite that runs out of time, or a path that does not start with "/", is a 400: appended
+    to ``http://localhost``, a path such as ``@127.0.0.1:8080/`` would name another host.
+    """
     if route.path is not None:
-        return route.path
+        return route.path  # the schema makes it start with "/"
     if route.path_transform:
-        pattern, replacement, count = parse_sed(route.path_transform)
-        return pattern.sub(replacement, path, count=count)
+        try:
+            path = parse_sed(route.path_transform).apply(path)
+        except TimeoutError:
+            log.warning("path_transform ran out of time", extra={"route": route.name})
+            raise BadRequest(f"route {route.name!r} could not rewrite this path in time") from None
+    if not path.startswith("/"):
+        raise BadRequest(f"route {route.name!r} would send a path that does not start with '/'")
     return path
 
 
+def check_paths(routes: Iterable[Route], path: str) -> None:
+    """Refuse, before a transaction is opened for it, a path some route cannot rewrite."""
+    for route in routes:
+        upstream_path(route, path)
+
+
 def upstream_url(route: Route, request: GatewayRequest) -> str:
+    """The route's own scheme, host and port, then a path starting with "/": no path can move the
+    request to another host."""
     base = str(route.url).rstrip("/")
     url = base + upstream_path(route, request.path)
     return f"{url}?{request.query}" if request.query else url
@@ -195,7 +218,7 @@ class Upstream:
         try:
             async with self._session().request(
                 method,
-                url,
+                URL(url, encoded=True),  # as built: yarl would resolve "/a/../b" and re-escape
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,

@@ -10,7 +10,9 @@ the event loop's and never takes its GIL.
     socket ─frames─▶ INSERT opens, UPDATE closes + outbox deliveries ─ COMMIT ─answer─▶ socket
 
 A statement that fails makes each write of its group retry alone, so a bad write fails only
-its own request. The process ends when the hub closes its end of the socket (or dies).
+its own request; a close refused even alone is retried bare (its status and deliveries, no
+documents), so its transaction does not stay Processing. The process ends when the hub closes
+its end of the socket (or dies).
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ class Close:
 Write = transactions.Opening | Close
 # what a write gave: (an open's (id, start time in micros()) or None for a close, None) or (None, the error)
 Outcome = tuple[Any, Exception | None]
+
+
+def bare(close: Close, error: Exception) -> Close:
+    """``close`` with only what the database cannot refuse: its status, HTTP status and
+    deliveries, and an error naming ``error``'s class (its parameters can hold patient data)."""
+    closing = close.closing
+    message = (
+        f"the hub could not store this transaction's outcome in full ({type(error).__name__}); "
+        "its response, orchestrations, properties and mediator were left out"
+    )
+    kept = transactions.Closing(
+        closing.status, closing.response_status, None, None, [], {}, error={"message": message}
+    )
+    return Close(close.transaction_id, kept, close.started, close.deliveries)
 
 
 # -- frames: a length, then a pickle of plain tuples ----------------------------------------------------
@@ -153,15 +169,16 @@ class GroupCommitter:
         self._connection: Connection | None = None
         self.commits = 0  # DB transactions begun, retries included
 
-    def commit(self, group: list[Write]) -> list[Outcome]:
+    def commit(self, group: list[Write], *, bare_retry: bool = True) -> list[Outcome]:
         """Commit ``group`` in one DB transaction; each write's outcome, in order.
 
-        A statement that fails rolls the group back and each write is retried alone. A failed
-        COMMIT is not retried, as it may have committed: every write of the group fails.
+        A statement that fails rolls the group back and each write is retried alone (a close
+        refused alone, once more :func:`bare`). A failed COMMIT is not retried, as it may have
+        committed: every write of the group fails.
         """
         self.commits += 1
         if self.db.dialect == "postgresql" and not any(isinstance(w, Close) and w.deliveries for w in group):
-            outcomes = self._commit_one_statement(group)
+            outcomes = self._commit_one_statement(group, bare_retry)
             if outcomes is not None:
                 return outcomes
         try:
@@ -175,7 +192,7 @@ class GroupCommitter:
         except Exception as exc:
             self._drop()
             if len(group) == 1:
-                return [(None, exc)]
+                return self._failed_alone(group[0], exc, bare_retry)
             return [outcome for write in group for outcome in self.commit([write])]
         try:
             transaction.commit()
@@ -184,7 +201,7 @@ class GroupCommitter:
             return [(None, exc)] * len(group)
         return [(r, None) for r in results]
 
-    def _commit_one_statement(self, group: list[Write]) -> list[Outcome] | None:
+    def _commit_one_statement(self, group: list[Write], bare_retry: bool) -> list[Outcome] | None:
         """PostgreSQL, no deliveries: the group as one autocommitted statement (one round trip
         instead of three); None when it is too big for one. A statement refused is not committed,
         so each write is retried alone; a lost connection leaves the outcome unknown, so then
@@ -201,10 +218,21 @@ class GroupCommitter:
                 raw.autocommit = False
         except Exception as exc:
             self._drop()
-            if isinstance(exc, OperationalError) or len(group) == 1:
+            if isinstance(exc, OperationalError):
                 return [(None, exc)] * len(group)
+            if len(group) == 1:
+                return self._failed_alone(group[0], exc, bare_retry)
             return [outcome for write in group for outcome in self.commit([write])]
         return None if ids is None else [(r, None) for r in _results(group, ids, now)]
+
+    def _failed_alone(self, write: Write, error: Exception, bare_retry: bool) -> list[Outcome]:
+        """A write the database refused alone. A close is retried once bare, so that its
+        transaction does not stay Processing: not after a lost connection (its outcome unknown)."""
+        if bare_retry and isinstance(write, Close) and not isinstance(error, OperationalError):
+            [(result, retry_error)] = self.commit([bare(write, error)], bare_retry=False)
+            if retry_error is None:
+                return [(result, None)]
+        return [(None, error)]
 
     def close(self) -> None:
         if self._connection is not None:

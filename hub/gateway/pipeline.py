@@ -2,6 +2,7 @@
 
 open (Processing) ─▶ primary route ─▶ close (status, orchestrations) + outbox deliveries
                     └ queued primary: close as Pending Async, the worker settles it later
+                    └ any error in between: close as Failed, then raise it (a 500 unless a HubError)
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import orjson
 
 from hub import metrics
 from hub.auth.principal import Principal
-from hub.channels.schemas import BodyPolicy, Route
+from hub.channels.schemas import BodyPolicy, ChannelSpec, Route
 from hub.channels.service import CompiledChannel
 from hub.errors import HubError, PayloadTooLarge, UpstreamError
 from hub.gateway import forward
 from hub.gateway.body_policy import (
     body_bytes,
+    call_orchestration,
     stored_body,
     stored_headers,
     stored_orchestration,
+    stored_query,
     stored_reply_fields,
 )
 from hub.gateway.forward import GatewayRequest, UpstreamResult
@@ -59,8 +62,14 @@ def check_size(body_size: int, policy: BodyPolicy, hub_max: int) -> None:
         )
 
 
-def _text(body: bytes, policy: BodyPolicy, content_type: str | None, store: bool) -> str | None:
-    return stored_body(body, content_type, policy, store=store)[0]
+def _carries_body(status: int) -> bool:
+    """Whether a response of ``status`` may have content: a 1xx, 204 or 304 has none (RFC 9110),
+    and one sent with a body breaks its framing."""
+    return status >= 200 and status not in (204, 304)
+
+
+def _text(body: bytes, policy: BodyPolicy) -> str | None:
+    return stored_body(body, policy, store=policy.store_response)[0]
 
 
 def _orchestration(
@@ -68,12 +77,10 @@ def _orchestration(
 ) -> dict[str, Any]:
     """The primary route's call. Its bodies are the transaction's own request and response
     (as in OpenHIM), so they are stored once, there, not copied into the orchestration."""
-    doc: dict[str, Any] = {"name": route.name, "request": {"method": method, "url": url}}
-    if result is not None:
-        started = result.started.isoformat()
-        doc["request"]["timestamp"] = started
-        doc["response"] = {"status": result.status, "timestamp": started}
-        doc["duration_ms"] = round(result.elapsed_ms, 3)
+    if result is None:
+        doc: dict[str, Any] = {"name": route.name, "request": {"method": method, "url": url}}
+    else:
+        doc = call_orchestration(route.name, method, url, result.started, result.elapsed_ms, result.status)
     if error is not None:
         doc["error"] = {"message": error.detail, **error.extra}
     return doc
@@ -115,12 +122,12 @@ async def process(
     spec = channel.spec
     policy = spec.body_policy
     check_size(len(request.body), policy, runtime.settings.max_body_bytes)
-    body_text, exact = stored_body(request.body, request.content_type, policy, store=policy.store_request)
+    body_text, exact = stored_body(request.body, policy, store=policy.store_request)
     opening = transactions.Opening(
         request_id=request.request_id,
         method=request.method,
         path=request.path,
-        query=request.query,
+        query=stored_query(request.query, policy),
         client_id=principal.name if principal and principal.kind == "client" else None,
         channel_pk=channel.id,
         channel_name=channel.name,
@@ -132,7 +139,22 @@ async def process(
     )
     t0 = time.perf_counter()
     tx_id, started = await runtime.log_writer.open(opening)
+    try:
+        response, closing, deliveries = await _run(runtime, spec, request, tx_id)
+    except Exception as exc:
+        await _close_failed(runtime, tx_id, started, exc)
+        metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
+        raise
+    await runtime.log_writer.close(tx_id, closing, started, deliveries)
+    metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
+    return response
 
+
+async def _run(
+    runtime: Runtime, spec: ChannelSpec, request: GatewayRequest, tx_id: int
+) -> tuple[GatewayResponse, transactions.Closing, list[DeliverySpec]]:
+    """The work between a transaction's open and its close: the primary call (or its queueing),
+    the deliveries to queue with the close."""
     primary = next(r for r in spec.routes if r.primary)
     timeout_for = lambda r: r.timeout_s or spec.timeout_s or runtime.settings.upstream_timeout_s  # noqa: E731
     deliveries = [
@@ -153,14 +175,23 @@ async def process(
             202, {"content-type": "application/json"}, body, tx_id, Status.PENDING_ASYNC
         )
         closing = transactions.Closing(Status.PENDING_ASYNC, 202, response.headers, body.decode(), [], {})
-    else:
-        response, closing = await _call_primary(
-            runtime, primary, request, tx_id, policy, timeout_for(primary)
-        )
+        return response, closing, deliveries
+    response, closing = await _call_primary(
+        runtime, primary, request, tx_id, spec.body_policy, timeout_for(primary)
+    )
+    return response, closing, deliveries
 
-    await runtime.log_writer.close(tx_id, closing, started, deliveries)
-    metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
-    return response
+
+async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Exception) -> None:
+    """Close a transaction whose processing raised as Failed, rather than leave it Processing
+    until a restart. Its error names only the exception's class: its text may hold patient data."""
+    message = f"the hub failed while processing this request ({type(exc).__name__}); see the hub log"
+    status = exc.status if isinstance(exc, HubError) else 500
+    closing = transactions.Closing(Status.FAILED, status, None, None, [], {}, error={"message": message})
+    try:
+        await runtime.log_writer.close(tx_id, closing, started, [])
+    except Exception:
+        log.exception("could not close a failed transaction", extra={"transaction_id": tx_id})
 
 
 async def _call_primary(
@@ -205,7 +236,7 @@ async def _call_primary(
             status,
             result.status,
             stored_headers(result.headers, policy),
-            _text(result.body, policy, result.headers.get("content-type"), policy.store_response),
+            _text(result.body, policy),
             [orchestration],
             {},
         )
@@ -217,14 +248,14 @@ async def _call_primary(
             "mediator reported a status that is not final for a finished call; status taken from HTTP",
             extra={"mediator": reply.urn, "reported": reply.status.value, "status": status.value},
         )
-    body = body_bytes(reply.response.body)
+    body = body_bytes(reply.response.body) if _carries_body(reply.response.status) else b""
     headers = forward.response_headers(reply.response.header_fields())
     headers.setdefault("content-type", reply.response.default_content_type())
     closing = transactions.Closing(
         status,
         reply.response.status,
         stored_headers(headers, policy),
-        _text(body, policy, headers.get("content-type"), policy.store_response),
+        _text(body, policy),
         [
             orchestration,
             *(

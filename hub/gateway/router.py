@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import string
 import time
 from urllib.parse import quote, quote_from_bytes
 
@@ -24,7 +26,7 @@ from hub.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from hub.gateway.forward import GatewayRequest, combined
+from hub.gateway.forward import GatewayRequest, check_paths, combined
 from hub.gateway.pipeline import process, request_cap
 from hub.logs import request_id
 from hub.runtime import Runtime
@@ -34,6 +36,10 @@ log = logging.getLogger("hub.gateway")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 # RFC 3986 path characters besides letters and digits, and "%" so that a client's escapes pass unchanged
 PATH_CHARACTERS = "/!$&'()*+,;=:@%-._~"
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# "." or ".." between separators; a backslash counts, as some upstreams read it as "/"
+DOT_SEGMENT = re.compile(r"[/\\]\.\.?(?=[/\\]|$)")
 
 
 async def authenticate_client(runtime: Runtime, request: Request) -> Principal:
@@ -105,12 +111,19 @@ def url_path(scope: Scope) -> str:
     return str(scope["path"]).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
+def _unreserved(escape: re.Match[str]) -> str:
+    char = chr(int(escape[0][1:], 16))
+    return char if char in UNRESERVED else escape[0]
+
+
 def raw_url_path(scope: Scope) -> str:
     """The path as the client sent it, still percent-encoded (``/a%2Fb`` stays ``/a%2Fb``): what
-    is logged and forwarded, as OpenHIM does. Bytes that cannot stand in a URL path as they are
-    (``#``, non-ASCII) are percent-encoded."""
+    is rewritten, logged and forwarded, as OpenHIM does. Bytes that cannot stand in a URL path as
+    they are (``#``, non-ASCII) are percent-encoded; escaped letters, digits and ``-._~`` are
+    decoded (RFC 3986 6.2.2.2), so that ``/%65cho`` is rewritten as the ``/echo`` it matched as."""
     raw: bytes = scope.get("raw_path") or quote(scope["path"]).encode()  # raw_path is optional in ASGI
-    return quote_from_bytes(raw, PATH_CHARACTERS)
+    path = quote_from_bytes(raw, PATH_CHARACTERS)
+    return ESCAPE.sub(_unreserved, path) if "%" in path else path
 
 
 class ChannelRoute(Route):
@@ -148,6 +161,10 @@ async def gateway(request: Request) -> Response:
     scope = request.scope
     channel: CompiledChannel | None = None
     try:  # every refusal before the pipeline is counted here, by channel ("" when none matched)
+        decoded: str = scope["path"]  # %2e%2e is ".." here too
+        if "." in decoded and DOT_SEGMENT.search(decoded):
+            # a pattern approves the path as it reads; an upstream, or aiohttp, would resolve it
+            raise BadRequest("the path has a '.' or '..' segment (perhaps percent-encoded); send it resolved")
         channel = runtime.channels.match(request.method, url_path(scope))
         principal = None if channel.public else await authenticate_client(runtime, request)
         if principal is not None:
@@ -157,6 +174,8 @@ async def gateway(request: Request) -> Response:
                 f"channel {channel.name!r} accepts {', '.join(channel.content_types)}, "
                 f"not {request.headers.get('content-type') or 'a request without a content type'}"
             )
+        path = raw_url_path(scope)
+        check_paths(channel.spec.routes, path)
         body = await read_body(
             request, request_cap(channel.spec.body_policy, runtime.settings.max_body_bytes)
         )
@@ -167,7 +186,7 @@ async def gateway(request: Request) -> Response:
         raise
     incoming = GatewayRequest(
         request.method,
-        raw_url_path(scope),
+        path,
         scope["query_string"].decode(),
         request_headers(scope),
         body,

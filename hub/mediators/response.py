@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hub.mediators.schemas import OpenHIMDocument
 from hub.transactions.models import Status
 from hub.transactions.service import FINAL, status_for
 
 CONTENT_TYPE = "application/json+openhim"
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+
+
+def js_timestamp(when: datetime) -> str:
+    """``when`` as JavaScript's ``Date.toISOString()`` writes it, the form OpenHIM's documents use."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _epoch_ms_as_text(value: Any) -> Any:
+    """A timestamp sent as epoch milliseconds (JavaScript's Date takes one) becomes ISO text."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    try:
+        return js_timestamp(datetime.fromtimestamp(value / 1000, UTC))
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"timestamp {value} is not a time") from exc
+
+
+def _number_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Timestamp = Annotated[str | None, BeforeValidator(_epoch_ms_as_text)]
 
 
 def header_lines(headers: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -26,12 +50,12 @@ def header_lines(headers: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-class MediatorHttpResponse(BaseModel):
+class MediatorHttpResponse(OpenHIMDocument):
     model_config = ConfigDict(extra="allow")
     status: int = Field(ge=100, le=599)
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
-    timestamp: str | None = None
+    timestamp: Timestamp = None
 
     def header_fields(self) -> list[tuple[str, str]]:
         """The headers as HTTP lines (:func:`header_lines`), leaving out names HTTP cannot carry
@@ -43,7 +67,7 @@ class MediatorHttpResponse(BaseModel):
         return "text/plain" if isinstance(self.body, str) else "application/json"
 
 
-class OrchestrationRequest(BaseModel):
+class OrchestrationRequest(OpenHIMDocument):
     model_config = ConfigDict(extra="allow")
     method: str | None = None
     path: str | None = None
@@ -52,10 +76,10 @@ class OrchestrationRequest(BaseModel):
     querystring: str | None = None
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
-    timestamp: str | None = None
+    timestamp: Timestamp = None
 
 
-class Orchestration(BaseModel):
+class Orchestration(OpenHIMDocument):
     model_config = ConfigDict(extra="allow")
     name: str
     group: str | None = None
@@ -64,14 +88,14 @@ class Orchestration(BaseModel):
     error: Any = None
 
 
-class MediatorResponse(BaseModel):
+class MediatorResponse(OpenHIMDocument):
     """A mediator's answer. OpenHIM core needs only ``response``: a mediator that leaves out its urn
     (the Java mediator engine does when it cannot read its own) or its ``status`` (optional in
     OpenHIM's mediator spec) still answers; without a status the transaction takes the one the
     HTTP status implies, as OpenHIM derives it."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-    urn: str | None = Field(None, alias="x-mediator-urn")
+    urn: Annotated[str | None, BeforeValidator(_number_as_text)] = Field(None, alias="x-mediator-urn")
     status: Status = None  # type: ignore[assignment]  # filled from the HTTP status when left out
     response: MediatorHttpResponse
     orchestrations: list[Orchestration] = Field(default_factory=list)
@@ -84,13 +108,6 @@ class MediatorResponse(BaseModel):
         if response.status < 200:
             raise ValueError(f"the client's response needs a final HTTP status, not {response.status}")
         return response
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_status_is_no_status(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "status" in data and data["status"] is None:
-            return {k: v for k, v in data.items() if k != "status"}
-        return data
 
     @model_validator(mode="after")
     def _derived_status(self) -> MediatorResponse:

@@ -3,7 +3,9 @@
 Existing mediators and the ``openhim-mediator-utils`` npm package talk to these
 routes unchanged. Bodies are parsed here rather than by FastAPI so that a bad
 registration answers 400, as OpenHIM core does, not FastAPI's 422; unset fields
-are left out of answers, as OpenHIM core (MongoDB) leaves them out.
+are left out of answers, as OpenHIM core (MongoDB) leaves them out. A urn may hold ``/``
+(sent as ``%2F``), hence ``{urn:path}``; the routes with a suffix come first so that
+``/mediators/a/b/heartbeat`` is a heartbeat of ``a/b``, not a look-up of ``a/b/heartbeat``.
 """
 
 from __future__ import annotations
@@ -86,23 +88,8 @@ def register(_: AdminDep, session: SessionDep, body: JsonBody = None) -> Mediato
     return service.to_out(service.register(session, mediator=_parse(REGISTRATION, body)))
 
 
-@router.get(
-    "/mediators/{urn}",
-    response_model=MediatorOut,
-    response_model_exclude_none=True,
-    summary="One mediator, passwords masked",
-)
-def get_mediator(urn: str, _: AdminDep, session: SessionDep) -> MediatorOut:
-    return service.to_out(service.get(session, urn))
-
-
-@router.delete("/mediators/{urn}", status_code=status.HTTP_204_NO_CONTENT, summary="Forget a mediator")
-def remove(urn: str, _: AdminDep, session: SessionDep) -> None:
-    service.remove(session, urn=urn)
-
-
 @router.post(
-    "/mediators/{urn}/heartbeat",
+    "/mediators/{urn:path}/heartbeat",
     response_model=None,
     summary="Record a heartbeat; the body is the config when it changed or was asked for, else empty",
 )
@@ -112,7 +99,7 @@ def heartbeat(urn: str, _: AdminDep, session: SessionDep, body: JsonBody = None)
 
 
 @router.put(
-    "/mediators/{urn}/config",
+    "/mediators/{urn:path}/config",
     response_model=MediatorOut,
     response_model_exclude_none=True,
     summary="Set a mediator's config",
@@ -122,7 +109,7 @@ def set_config(urn: str, _: AdminDep, session: SessionDep, body: JsonBody = None
 
 
 @router.post(
-    "/mediators/{urn}/channels",
+    "/mediators/{urn:path}/channels",
     response_model=list[ChannelOut],
     status_code=status.HTTP_201_CREATED,
     summary="Install default channels by name (all of them for an empty body)",
@@ -134,3 +121,18 @@ def install_channels(
     channels = service.install_channels(session, urn=urn, names=names, actor=admin.name)
     runtime.reload_channels(session, force=True)
     return [channel_service.to_out(c) for c in channels]
+
+
+@router.get(
+    "/mediators/{urn:path}",
+    response_model=MediatorOut,
+    response_model_exclude_none=True,
+    summary="One mediator, passwords masked",
+)
+def get_mediator(urn: str, _: AdminDep, session: SessionDep) -> MediatorOut:
+    return service.to_out(service.get(session, urn))
+
+
+@router.delete("/mediators/{urn:path}", status_code=status.HTTP_204_NO_CONTENT, summary="Forget a mediator")
+def remove(urn: str, _: AdminDep, session: SessionDep) -> None:
+    service.remove(session, urn=urn)

@@ -9,11 +9,13 @@ keeps the stored secret (:func:`mask_passwords`, :func:`restore_passwords`).
 from __future__ import annotations
 
 import copy
+import functools
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 MASK = "**********"  # what OpenHIM core shows instead of a password
@@ -39,17 +41,44 @@ def semver_key(version: str) -> tuple[Any, ...]:
     return int(major), int(minor), int(patch), not pre, ids
 
 
-class _Camel(BaseModel):
+@functools.cache
+def _optional_keys(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        key
+        for name, field in model.model_fields.items()
+        if not field.is_required()
+        for key in (name, field.alias)
+        if key
+    )
+
+
+class OpenHIMDocument(BaseModel):
+    """A document as OpenHIM core reads it: null in an optional field is the field left out (core
+    tests ``!= null`` and mongoose skips nulls), so a mediator that sends ``"orchestrations": null``
+    or ``"configDefs": null`` is not refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        optional = _optional_keys(cls)
+        return {k: v for k, v in data.items() if v is not None or k not in optional}
+
+
+class _Camel(OpenHIMDocument):
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
 
 
 class ConfigDef(_Camel):
-    """One setting a mediator exposes; ``template`` describes a struct's fields."""
+    """One setting a mediator exposes; ``template`` describes a struct's fields. As in OpenHIM's
+    schema, ``param`` and ``type`` are optional: a def without a param describes none, and one
+    without a type takes any value."""
 
-    param: str = Field(min_length=1)
+    param: str | None = Field(None, min_length=1)
     display_name: str | None = None
     description: str | None = None
-    type: ConfigType
+    type: ConfigType | None = None
     values: list[str] | None = None
     template: list[ConfigDef] | None = None
     array: bool = False
@@ -61,9 +90,18 @@ class ConfigDef(_Camel):
         if self.type == "struct":
             if not self.template:
                 raise ValueError(f"struct param {self.param!r} needs a template")
+            if any(t.param is None or t.type is None for t in self.template):
+                raise ValueError(
+                    f"every template field of struct param {self.param!r} needs a param and a type"
+                )
             if any(t.type == "struct" for t in self.template):
                 raise ValueError(f"struct param {self.param!r} may not nest another struct")
         return self
+
+
+def by_param(defs: Iterable[ConfigDef]) -> dict[str, ConfigDef]:
+    """The defs that describe a param, by its name."""
+    return {d.param: d for d in defs if d.param is not None}
 
 
 class OpenHIMRoute(_Camel):
@@ -93,7 +131,7 @@ class OpenHIMChannel(_Camel):
     url_pattern: str = Field(min_length=1)
     type: Literal["http", "tcp", "tls", "polling"] = "http"
     methods: list[str] = Field(default_factory=list)
-    priority: int | None = None
+    priority: int | None = Field(None, ge=1, description="OpenHIM tries 1 first, unprioritised channels last")
     allow: list[str] = Field(default_factory=list)
     auth_type: Literal["private", "public"] = "private"
     routes: list[OpenHIMRoute] = Field(default_factory=list)
@@ -109,7 +147,7 @@ class _MediatorFields(_Camel):
     version: str
     name: str = Field(min_length=1, max_length=255)
     description: str = ""
-    endpoints: list[OpenHIMRoute] = Field(min_length=1)
+    endpoints: list[OpenHIMRoute] = Field(default_factory=list)  # needed by a new mediator only
     default_channel_config: list[OpenHIMChannel] = Field(default_factory=list)
     config_defs: list[ConfigDef] = Field(default_factory=list)
     config: dict[str, Any] | None = None
@@ -123,13 +161,6 @@ class MediatorIn(_MediatorFields):
     def _semver(cls, value: str) -> str:
         semver_key(value)
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_defs_are_no_defs(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (k in ("configDefs", "config_defs") and v is None)}
-        return data
 
     @model_validator(mode="after")
     def _config_fits_defs(self) -> MediatorIn:
@@ -148,8 +179,16 @@ class MediatorOut(_MediatorFields):
 
 
 class HeartbeatIn(BaseModel):
-    uptime: StrictFloat = Field(ge=0, description="seconds the mediator has been up")
-    config: StrictBool = Field(False, description="true: answer with the config even if unchanged")
+    """A heartbeat; OpenHIM core stores ``uptime`` as a Number (so ``"5"`` is 5) and answers the
+    config for ``config === true`` only, taking any other value as no."""
+
+    uptime: float = Field(ge=0, allow_inf_nan=False, description="seconds the mediator has been up")
+    config: bool = Field(False, description="true: answer with the config even if unchanged")
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _only_true_asks(cls, value: Any) -> bool:
+        return value is True
 
 
 # -- config rules ------------------------------------------------------------------------------------
@@ -157,6 +196,8 @@ class HeartbeatIn(BaseModel):
 
 def _check_value(name: str, definition: ConfigDef, value: Any) -> None:
     kind = definition.type
+    if kind is None:
+        return
     if kind in ("string", "bigstring", "password"):
         ok = isinstance(value, str)
     elif kind == "number":
@@ -166,15 +207,17 @@ def _check_value(name: str, definition: ConfigDef, value: Any) -> None:
     elif kind == "option":
         ok = value in (definition.values or [])
     elif kind == "map":
-        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    else:  # struct: an object whose fields the template defines, each of its type
+        # OpenHIM tests ``typeof value === "object"``, which null passes, for a map and a struct alike.
+        ok = value is None or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+    else:  # struct: OpenHIM checks the field names against the template, not the fields' values
+        if value is None:
+            return
         if not isinstance(value, dict):
             raise ValueError(f"config param {name} must be an object")
-        fields = {t.param: t for t in definition.template or []}
-        for key, item in value.items():
-            if key not in fields:
-                raise ValueError(f"field {key} is not in the template of config param {name}")
-            _check_param(f"{name}.{key}", fields[key], item)
+        fields = by_param(definition.template or [])
+        unknown = next((key for key in value if key not in fields), None)
+        if unknown is not None:
+            raise ValueError(f"field {unknown} is not in the template of config param {name}")
         return
     if not ok:
         expected = f"one of {definition.values}" if kind == "option" else f"of type {kind}"
@@ -193,16 +236,16 @@ def _check_param(name: str, definition: ConfigDef, value: Any) -> None:
 
 def check_config(defs: list[ConfigDef], config: dict[str, Any]) -> None:
     """Raise ValueError naming the first param that no def describes or whose value does not fit."""
-    by_param = {d.param: d for d in defs}
+    described = by_param(defs)
     for param, value in config.items():
-        if param not in by_param:
+        if param not in described:
             raise ValueError(f"no config definition for param {param}")
-        _check_param(param, by_param[param], value)
+        _check_param(param, described[param], value)
 
 
 def fits(definition: ConfigDef, value: Any) -> bool:
     try:
-        _check_param(definition.param, definition, value)
+        _check_param(definition.param or "", definition, value)
     except ValueError:
         return False
     return True
@@ -225,10 +268,10 @@ def _mask(defs: list[ConfigDef], config: dict[str, Any]) -> None:
             _mask(d.template or [], value)
         return value
 
-    for d in defs:
-        if d.param in config:
-            value = config[d.param]
-            config[d.param] = (
+    for param, d in by_param(defs).items():
+        if param in config:
+            value = config[param]
+            config[param] = (
                 [masked(d, v) for v in value] if d.array and isinstance(value, list) else masked(d, value)
             )
 
@@ -245,15 +288,15 @@ def restore_passwords(defs: list[ConfigDef], incoming: dict[str, Any], stored: d
             restore_passwords(d.template or [], new, old)
         return new
 
-    for d in defs:
-        if d.param not in incoming or d.param not in stored:
+    for param, d in by_param(defs).items():
+        if param not in incoming or param not in stored:
             continue
-        new, old = incoming[d.param], stored[d.param]
+        new, old = incoming[param], stored[param]
         if d.array and isinstance(new, list) and isinstance(old, list):
             # By position, as OpenHIM core does: the console edits arrays in place.
-            incoming[d.param] = [restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
+            incoming[param] = [restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
         else:
-            incoming[d.param] = restored(d, new, old)
+            incoming[param] = restored(d, new, old)
 
 
 def unrestored_masks(defs: list[ConfigDef], config: dict[str, Any], prefix: str = "") -> list[str]:
@@ -267,10 +310,10 @@ def unrestored_masks(defs: list[ConfigDef], config: dict[str, Any], prefix: str 
         elif d.type == "struct" and isinstance(value, dict):
             found.extend(unrestored_masks(d.template or [], value, f"{name}."))
 
-    for d in defs:
-        if d.param not in config:
+    for param, d in by_param(defs).items():
+        if param not in config:
             continue
-        value, name = config[d.param], prefix + d.param
+        value, name = config[param], prefix + param
         if d.array and isinstance(value, list):
             for i, item in enumerate(value):
                 visit(f"{name}[{i}]", d, item)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from hub.mediators.schemas import (
     MediatorOut,
     OpenHIMChannel,
     OpenHIMRoute,
+    by_param,
     check_config,
     fits,
     mask_passwords,
@@ -90,19 +90,20 @@ def get(session: Session, urn: str, *, for_update: bool = False) -> Mediator:
 
 
 def _definition(mediator: MediatorIn) -> dict[str, Any]:
-    """The registration's columns, each list stored in OpenHIM's camelCase shape."""
+    """The registration's columns, each list stored in OpenHIM's camelCase shape; no endpoints
+    when it sent none (an upgrade keeps the stored ones, as OpenHIM core does)."""
 
     def dump(items: Iterable[Any]) -> list[dict[str, Any]]:
         return [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in items]
 
-    return {
+    columns = {
         "version": mediator.version,
         "name": mediator.name,
         "description": mediator.description,
-        "endpoints": dump(mediator.endpoints),
         "default_channel_config": dump(mediator.default_channel_config),
         "config_defs": dump(mediator.config_defs),
     }
+    return {**columns, "endpoints": dump(mediator.endpoints)} if mediator.endpoints else columns
 
 
 def _kept_config(
@@ -112,8 +113,8 @@ def _kept_config(
     the registered defaults."""
     if stored is None:
         return registered
-    by_param = {d.param: d for d in defs}
-    kept = {k: v for k, v in stored.items() if k in by_param and fits(by_param[k], v)}
+    described = by_param(defs)
+    kept = {k: v for k, v in stored.items() if k in described and fits(described[k], v)}
     return {**(registered or {}), **kept}
 
 
@@ -121,6 +122,8 @@ def register(session: Session, *, mediator: MediatorIn) -> Mediator:
     """Add a mediator, or upgrade it to a higher version; the same or a lower version changes nothing."""
     existing = session.get(Mediator, mediator.urn, with_for_update=True)
     if existing is None:
+        if not mediator.endpoints:
+            raise BadRequest("a new mediator needs at least one entry in endpoints")
         row = Mediator(
             urn=mediator.urn, config=mediator.config, config_pending=False, **_definition(mediator)
         )
@@ -211,6 +214,16 @@ def _route(route: OpenHIMRoute, *, only: bool) -> dict[str, Any]:
     }
 
 
+OPENHIM_PRIORITY_BASE = 1_000_000  # hub priority of a channel OpenHIM would try at priority 0
+
+
+def hub_priority(openhim_priority: int | None) -> int:
+    """OpenHIM tries channels with a priority first, 1 before 2, then those without; the hub tries
+    the highest number first, 0 by default. So priority p becomes BASE - p (at least 1, still ahead
+    of every unprioritised channel) and no priority stays 0."""
+    return max(1, OPENHIM_PRIORITY_BASE - openhim_priority) if openhim_priority else 0
+
+
 def to_channel_spec(channel: OpenHIMChannel) -> ChannelSpec:
     """The hub's channel for an OpenHIM channel document; 400 for what the hub cannot honour."""
     if channel.type != "http":
@@ -220,11 +233,10 @@ def to_channel_spec(channel: OpenHIMChannel) -> ChannelSpec:
         "name": channel.name,
         "description": channel.description,
         "url_pattern": _url_pattern(channel.url_pattern),
-        "content_types": [re.escape(ct.lower()) for ct in channel.match_content_types],
+        "content_types": channel.match_content_types,
         "allowed_roles": channel.allow,
         "public": channel.auth_type == "public",
-        # OpenHIM tries priority 1 first; the hub tries the highest number first.
-        "priority": -channel.priority if channel.priority else 0,
+        "priority": hub_priority(channel.priority),
         "routes": [_route(r, only=len(routes) == 1) for r in routes],
         "timeout_s": channel.timeout / 1000 if channel.timeout else None,
         "body_policy": {"store_request": channel.request_body, "store_response": channel.response_body},
@@ -235,8 +247,22 @@ def to_channel_spec(channel: OpenHIMChannel) -> ChannelSpec:
     try:
         return ChannelSpec.model_validate(doc)
     except ValidationError as exc:
-        problems = "; ".join(e["msg"] for e in exc.errors())
-        raise BadRequest(f"default channel {channel.name!r} cannot be installed: {problems}") from exc
+        raise _not_installable(channel.name, exc) from exc
+
+
+def _not_installable(name: str, exc: ValidationError) -> BadRequest:
+    problems = "; ".join(e["msg"] for e in exc.errors())
+    return BadRequest(f"default channel {name!r} cannot be installed: {problems}")
+
+
+def _stored_channel_spec(doc: dict[str, Any]) -> ChannelSpec:
+    """A stored default channel as the hub's; one stored before a rule tightened (a priority
+    below 1) is a 400, not a 500."""
+    try:
+        channel = OpenHIMChannel.model_validate(doc)
+    except ValidationError as exc:
+        raise _not_installable(doc.get("name", ""), exc) from exc
+    return to_channel_spec(channel)
 
 
 def install_channels(session: Session, *, urn: str, names: list[str], actor: str) -> list[Channel]:
@@ -247,7 +273,7 @@ def install_channels(session: Session, *, urn: str, names: list[str], actor: str
     if unknown:
         raise BadRequest(f"not in the defaultChannelConfig of {urn}: {', '.join(unknown)}")
     # Convert all before writing any, so one bad channel installs none.
-    specs = [to_channel_spec(OpenHIMChannel.model_validate(available[n])) for n in wanted]
+    specs = [_stored_channel_spec(available[n]) for n in wanted]
     source = CHANNEL_SOURCE_PREFIX + urn
     # Reinstalling updates this mediator's own channels in place; a channel of that name that an admin,
     # the config file or another mediator made is not this mediator's to overwrite (OpenHIM core refuses

@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from hub import logs
-from hub.cli_db import HubGroup, configured_database, json_option, print_json
+from hub.cli_db import ROW_ID, HubGroup, configured_database, json_option, print_json
 from hub.db import migrate
 from hub.errors import HubError
 from hub.outbox import service
@@ -62,8 +62,8 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--status", type=click.Choice([s.value for s in DeliveryStatus]), default=None)
 @click.option("--route", default=None, help="route name")
-@click.option("--transaction", "transaction_id", type=int, default=None)
-@click.option("--before-id", type=int, default=None, help="show deliveries older than this id")
+@click.option("--transaction", "transaction_id", type=ROW_ID, default=None)
+@click.option("--before-id", type=ROW_ID, default=None, help="show deliveries older than this id")
 @click.option("--limit", default=50, show_default=True)
 @json_option
 def outbox_list(
@@ -107,10 +107,10 @@ def outbox_list(
 
 
 @outbox.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--status", type=click.Choice([s.value for s in RETRYABLE]), default=None, help="default: both")
 @click.option("--route", default=None, help="route name")
-@click.option("--transaction", "transaction_id", type=int, default=None)
+@click.option("--transaction", "transaction_id", type=ROW_ID, default=None)
 def outbox_retry(
     ids: tuple[int, ...], status: str | None, route: str | None, transaction_id: int | None
 ) -> None:

@@ -35,14 +35,14 @@ class BodyInfo(BaseModel):
     truncated: bool = Field(description="the excerpt stops short of the body (as the policy shows it)")
 
     @classmethod
-    def of(cls, body: bytes, content_type: str | None, policy: BodyPolicy | None) -> BodyInfo:
+    def of(cls, body: bytes, policy: BodyPolicy | None) -> BodyInfo:
         if policy is None:
             shown: bytes | None = body
             limit = BODY_EXCERPT_BYTES
         else:
             # redacted whole, then cut here: never more than the policy's own cut
             whole = policy.model_copy(update={"max_stored_bytes": sys.maxsize})
-            text, _ = stored_body(body, content_type, whole, store=policy.store_request)
+            text, _ = stored_body(body, whole, store=policy.store_request)
             shown = None if text is None else text.encode()
             limit = min(BODY_EXCERPT_BYTES, policy.max_stored_bytes)
         if shown is None:
@@ -91,8 +91,7 @@ class DeliveryDetail(DeliverySummary):
         culled = row.body == CULLED
         body = None
         if row.body is not None and not culled:
-            content_type = next((v for k, v in row.headers.items() if k.lower() == "content-type"), None)
-            body = BodyInfo.of(row.body, content_type, policy)
+            body = BodyInfo.of(row.body, policy)
         if policy is None:
             headers = {k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in row.headers.items()}
         else:

@@ -32,7 +32,13 @@ from hub.db.base import utcnow
 from hub.db.batches import committed_batches, in_batches
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
-from hub.gateway.body_policy import body_bytes, stored_body, stored_orchestration, stored_reply_fields
+from hub.gateway.body_policy import (
+    body_bytes,
+    call_orchestration,
+    stored_body,
+    stored_orchestration,
+    stored_reply_fields,
+)
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.metrics import GaugeReader
 from hub.outbox.models import Delivery, DeliveryStatus
@@ -81,7 +87,6 @@ class Attempt:
     body: bytes = b""
     retry_after: str | None = None
     error: str | None = None
-    content_type: str | None = None
     reply: MediatorResponse | None = None
 
 
@@ -139,7 +144,7 @@ def retry_after_s(value: str | None, *, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too, which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -160,9 +165,7 @@ def answered(
     retry_after: str | None,
 ) -> Attempt:
     """An HTTP answer; a mediator's ``application/json+openhim`` reply is read as the gateway reads it."""
-    attempt = Attempt(
-        started, elapsed_ms, status=status, body=body, retry_after=retry_after, content_type=content_type
-    )
+    attempt = Attempt(started, elapsed_ms, status=status, body=body, retry_after=retry_after)
     try:
         attempt.reply = parse_reply(content_type, body)
     except InvalidMediatorReply as exc:
@@ -240,16 +243,10 @@ def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
     A mediator's answer is the response inside its reply, as the gateway takes it."""
     if attempt.status is None:
         return None
-    if attempt.reply is None:
-        body, content_type = attempt.body, attempt.content_type
-    else:
-        response = attempt.reply.response
-        body = body_bytes(response.body)
-        named = (v for k, v in response.header_fields() if k.lower() == "content-type")
-        content_type = next(named, response.default_content_type())
+    body = attempt.body if attempt.reply is None else body_bytes(attempt.reply.response.body)
     if policy is None:
         return excerpt(body)
-    text, _ = stored_body(body, content_type, policy, store=policy.store_response)
+    text, _ = stored_body(body, policy, store=policy.store_response)
     return None if text is None else text[:EXCERPT_BYTES]
 
 
@@ -382,18 +379,17 @@ def _error_text(attempt: Attempt, status: DeliveryStatus) -> str | None:
 
 def orchestration(delivery: Delivery, attempt: Attempt, attempts: int, kept: str | None) -> dict[str, Any]:
     """The OpenHIM orchestration for a delivery's final attempt; ``kept``: its answer, as it may be kept."""
-    doc: dict[str, Any] = {
-        "name": delivery.route_name,
-        "request": {"method": delivery.method, "url": delivery.url, "timestamp": attempt.started.isoformat()},
-        "duration_ms": round(attempt.elapsed_ms, 3),
-        "attempts": attempts,
-    }
-    if attempt.status is not None:
-        doc["response"] = {
-            "status": attempt.status,
-            "body": kept,
-            "timestamp": (attempt.started + timedelta(milliseconds=attempt.elapsed_ms)).isoformat(),
-        }
+    doc = call_orchestration(
+        delivery.route_name,
+        delivery.method,
+        delivery.url,
+        attempt.started,
+        attempt.elapsed_ms,
+        attempt.status,
+    )
+    doc["attempts"] = attempts
+    if "response" in doc:
+        doc["response"]["body"] = kept
     if attempt.error is not None:
         doc["error"] = {"message": attempt.error}
     return doc
@@ -420,8 +416,8 @@ def _record_outcome(
     policy: BodyPolicy | None,
 ) -> None:
     """Append the delivery's orchestration, then a mediator's own, to its transaction. A queued
-    primary's outcome settles the transaction (status and response); a secondary that did not
-    deliver makes it Completed with error(s)."""
+    primary's outcome settles the transaction (status and response); then every settled route
+    refines it (``transactions.settle_routes``)."""
     docs = [orchestration(delivery, attempt, attempts, kept)]
     reported = policy or BodyPolicy()  # through no channel, the default policy: it still masks credentials
     if attempt.reply is not None:
@@ -439,34 +435,15 @@ def _record_outcome(
             response = {"status": answer, "body": kept}
         if attempt.reply is not None:
             mediator = stored_reply_fields(attempt.reply, reported)
-    # append_orchestration locks the transaction row, so the check below sees any secondary that gave
-    # up while the primary was queued (mark_secondary_failure leaves Pending Async alone).
+    # append_orchestration locks the transaction row first, so settle_routes sees every route
+    # settled before it, the secondaries that settled while a queued primary was owed too.
     *earlier, last = docs
     for doc in earlier:
         transactions.append_orchestration(session, tx_id, doc)
     transactions.append_orchestration(
         session, tx_id, last, status=tx_status, response=response, mediator=mediator
     )
-    if not delivery.primary:
-        if status is not DeliveryStatus.DELIVERED:
-            transactions.mark_secondary_failure(session, tx_id)
-    elif tx_status in (Status.SUCCESSFUL, Status.COMPLETED) and _secondary_gave_up(session, tx_id):
-        transactions.mark_secondary_failure(session, tx_id)
-
-
-def _secondary_gave_up(session: Session, transaction_id: int) -> bool:
-    return (
-        session.scalar(
-            select(Delivery.id)
-            .where(
-                Delivery.transaction_id == transaction_id,
-                Delivery.primary.is_(False),
-                Delivery.status.in_(RETRYABLE),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    transactions.settle_routes(session, tx_id)
 
 
 # -- the admin's side: list, inspect, retry --------------------------------------------------------------

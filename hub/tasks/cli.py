@@ -17,12 +17,10 @@ from typing import Any
 
 import click
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.table import Table
 
-from hub.api.fields import MAX_ROW_ID
-from hub.cli_db import json_option, print_json, session_scope
+from hub.cli_db import ROW_ID, json_option, print_json, session_scope, usage_error
 from hub.tasks import admin, service
 from hub.tasks.models import TaskStatus
 from hub.tasks.schemas import TaskRequest, TaskSummary
@@ -32,7 +30,7 @@ CLI_ACTOR = "cli"  # the created_by of tasks added here (the admin API's is the 
 console = Console()
 
 _REQUEST = TaskRequest.model_fields
-task_id_argument = click.argument("task_id", type=click.IntRange(1, MAX_ROW_ID))
+task_id_argument = click.argument("task_id", type=ROW_ID)
 
 
 @click.group()
@@ -40,8 +38,8 @@ def tasks() -> None:
     """Rerun tasks: many transactions rerun in the background by `hub serve`."""
 
 
-def _option_name(error: ErrorDetails) -> str:
-    field = str(error["loc"][0])  # the model's fields are the command's arguments and options
+def _option_name(field: str) -> str:
+    # the model's fields are the command's arguments and options
     return "transaction ids" if field == "ids" else f"--{field.replace('_', '-')}"
 
 
@@ -50,8 +48,7 @@ def _request(**fields: Any) -> TaskRequest:
     try:
         return TaskRequest(**fields)
     except ValidationError as exc:
-        reasons = "; ".join(f"{_option_name(e)}: {e['msg']}" for e in exc.errors())
-        raise click.UsageError(reasons) from None
+        raise usage_error(exc, _option_name) from None
 
 
 def _when(value: datetime | None) -> str:
@@ -59,7 +56,7 @@ def _when(value: datetime | None) -> str:
 
 
 @tasks.command("add")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=int)  # refused as the admin API refuses them (TaskRequest)
 @click.option("--status", default=None, help="transactions with this status (Failed, Successful, …)")
 @click.option("--channel", default=None, help="transactions of this channel")
 @click.option("--since", default=None, help="started at or after this time (ISO 8601, with a timezone)")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from hub.api.deps import AdminDep, SessionDep
-from hub.api.fields import RowId
+from hub.api.fields import MAX_ROW_ID, RowId
 from hub.api.paging import next_cursor
 from hub.tasks import admin as admin_tasks
 from hub.tasks import service
@@ -54,7 +54,9 @@ def list_items(
     _: AdminDep,
     session: SessionDep,
     status: ItemStatus | None = None,
-    after_position: Annotated[int | None, Query(ge=0, description="cursor: the last position seen")] = None,
+    after_position: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="cursor: the last position seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> TaskItemPage:
     rows = service.items_page(session, task_id, status=status, after_position=after_position, limit=limit)

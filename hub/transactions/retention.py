@@ -4,7 +4,8 @@ Both steps cover the transaction log and the outbox's settled deliveries (delive
 a pending or in-flight delivery is still owed and keeps its body and its row whatever its age.
 The purge also takes finished rerun tasks (Completed, Cancelled) with their items, a batch at a
 time; a Queued, Processing or Paused task, or one with reruns still in flight, stays whatever its age.
-Every step goes a batch at a time, each committed (``hub.db.batches``): a first run over a long
+Every run also deletes the lockout counters that count no more (``hub.auth.service``), whatever the
+ages. Every step goes a batch at a time, each committed (``hub.db.batches``): a first run over a long
 backlog never holds SQLite's write lock, which the gateway's log writer needs, for long.
 """
 
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from hub.auth.service import purge_expired_lockouts
 from hub.db.base import utcnow
 from hub.db.batches import in_batches
 from hub.outbox import service as outbox
@@ -43,11 +45,13 @@ class Retained:
     delivery_bodies_culled: int = 0
     deliveries_purged: int = 0
     tasks_purged: int = 0
+    lockouts_purged: int = 0
 
 
 def apply(session: Session, settings: Settings, *, now: datetime | None = None) -> Retained:
     """Cull and purge for the configured ages; ``None`` ages switch a step off."""
-    retained = Retained()
+    window = timedelta(seconds=settings.auth_lockout_s)
+    retained = Retained(lockouts_purged=purge_expired_lockouts(session, window=window, now=now))
     if settings.body_cull_after_days is not None:
         age = timedelta(days=settings.body_cull_after_days)
         retained = replace(

@@ -6,6 +6,7 @@ writer runs prepared and in groups, to keep the per-request cost of logging smal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -24,11 +25,41 @@ from hub.transactions.models import Status, Transaction
 FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
 
 
+# What a secondary route's outcome can make of a settled transaction: a Failed one stays Failed
+REFINED = frozenset({Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS})
+# How OpenHIM records a route that gave no answer (or one it could not read): as a 500
+NO_ANSWER = 500
+
+
 def status_for(code: int) -> Status:
     """OpenHIM's rule for a primary route's HTTP status: 2xx Successful, 5xx Failed, else Completed."""
     if 200 <= code < 300:
         return Status.SUCCESSFUL
     return Status.FAILED if code >= 500 else Status.COMPLETED
+
+
+def final_status(primary: int, routes: Iterable[int]) -> Status:
+    """OpenHIM's setFinalStatus (messageStore.js) when the primary gave no mediator status:
+    ``primary`` is its HTTP status, ``routes`` the secondaries'. A 5xx primary fails the
+    transaction; else a 5xx secondary makes it Completed with error(s), and any other secondary
+    that is not 2xx makes it Completed."""
+    codes = list(routes)
+    if primary >= 500:
+        return Status.FAILED
+    if any(code >= 500 for code in codes):
+        return Status.COMPLETED_WITH_ERRORS
+    if all(200 <= code < 300 for code in codes):
+        return status_for(primary)
+    return Status.COMPLETED
+
+
+def route_status(status: str, last_status: int | None) -> int:
+    """A settled secondary delivery as the HTTP status OpenHIM counts for its route: its answer's,
+    or :data:`NO_ANSWER` when it had none, or was refused without a 4xx (an invalid mediator
+    reply, or one reporting Failed)."""
+    if last_status is None or (status == DeliveryStatus.FAILED and not 400 <= last_status < 500):
+        return NO_ANSWER
+    return last_status
 
 
 @dataclass(slots=True)
@@ -263,17 +294,6 @@ def purge(session: Session, *, older_than: timedelta, now: datetime | None = Non
     )
 
 
-def mark_secondary_failure(session: Session, transaction_id: int) -> None:
-    """A secondary route gave up: a finished transaction becomes Completed with error(s)."""
-    session.execute(
-        update(Transaction)
-        .where(
-            Transaction.id == transaction_id, Transaction.status.in_([Status.SUCCESSFUL, Status.COMPLETED])
-        )
-        .values(status=Status.COMPLETED_WITH_ERRORS)
-    )
-
-
 def append_orchestration(
     session: Session,
     transaction_id: int,
@@ -303,4 +323,30 @@ def append_orchestration(
     if response is not None:
         row.response_status = response.get("status")
         row.response_body = response.get("body")
+    session.flush()
+
+
+def settle_routes(session: Session, transaction_id: int) -> None:
+    """Recompute a transaction's status from its primary's outcome and every secondary's latest
+    settled one (:func:`final_status`): run whenever a delivery of it settles, so a secondary an
+    admin retried to success counts as succeeded. The row lock (``append_orchestration`` takes it
+    first) makes concurrent settles count one another.
+
+    Left alone: a primary still owed (Processing, Pending Async), a Failed one, and one that
+    answered in the mediator format (it left its urn): OpenHIM lets a mediator's status stand.
+    Secondaries still owed count once they settle."""
+    row = session.get(Transaction, transaction_id, with_for_update=True)
+    if row is None or row.status not in REFINED or row.mediator_urn is not None:
+        return
+    primary = row.response_status
+    if primary is None:
+        return
+    routes = session.execute(
+        select(Delivery.status, Delivery.last_status).where(
+            Delivery.transaction_id == transaction_id,
+            Delivery.primary.is_(False),
+            Delivery.status.in_([DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.DEAD]),
+        )
+    )
+    row.status = final_status(primary, (route_status(*route) for route in routes))
     session.flush()

@@ -17,6 +17,7 @@ from hub.mediators.response import (
     MediatorResponse,
     Orchestration,
     OrchestrationRequest,
+    js_timestamp,
 )
 from hub.transactions.models import Status
 
@@ -24,7 +25,7 @@ __all__ = ["CONTENT_TYPE", "build_response", "encode", "orchestration"]
 
 
 def _timestamp(when: datetime | None = None) -> str:
-    return (when or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return js_timestamp(when or datetime.now(UTC))
 
 
 def orchestration(

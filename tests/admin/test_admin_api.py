@@ -14,7 +14,7 @@ from hub.transactions import retention
 from hub.transactions import service as transactions
 from hub.transactions.models import Transaction
 from tests.admin.conftest import PASSWORD
-from tests.conftest import channel
+from tests.conftest import ADMIN, channel
 
 
 def test_channel_crud_takes_effect_at_once_and_is_audited(hub, upstream):
@@ -149,3 +149,13 @@ def test_openapi_documents_the_admin_api(hub):
         "/metrics",
     ):
         assert path in paths, path
+
+
+def test_an_admin_cannot_remove_or_demote_themselves_in_another_case(hub):
+    """E-mails match in any case, so the self-checks compare the user, not the text of the path."""
+    admin = hub.admin()
+    shouted = ADMIN[0].upper()
+    assert admin.delete(f"/admin/users/{shouted}").status_code == 409
+    demoted = admin.patch(f"/admin/users/{shouted}", json={"groups": ["viewer"]})
+    assert demoted.status_code == 409, demoted.text
+    assert admin.get("/admin/users").status_code == 200  # still an admin

@@ -66,6 +66,13 @@ ID_CASES = [
     ),
     pytest.param("DELETE", f"/admin/clients/p1/tokens/{TOO_BIG}", {}, "path.token_id", id="client-token"),
     pytest.param("DELETE", f"/admin/users/{ADMIN[0]}/tokens/{TOO_BIG}", {}, "path.token_id", id="user-token"),
+    pytest.param(
+        "GET",
+        "/admin/tasks/1/items",
+        {"params": {"after_position": TOO_BIG}},
+        "query.after_position",
+        id="task-items-cursor",
+    ),
     pytest.param("GET", "/admin/transactions/0", {}, "path.transaction_id", id="transaction-zero"),
     pytest.param("GET", "/admin/outbox/-1", {}, "path.delivery_id", id="delivery-negative"),
     pytest.param(

@@ -92,7 +92,7 @@ def test_channels_match_the_decoded_path(make_hub, upstream, upstream_log):
     )
     with hub.client("partner-1", PASSWORD) as c:
         spaced = c.get("/docs/my%20file")
-        smuggled = c.get("/item/a%2F..%2Fadmin")
+        smuggled = c.get("/item/a%2Fadmin")
     assert spaced.status_code == 200
     assert smuggled.status_code == 404, "an encoded slash is a slash to the pattern"
     assert [seen["path"] for seen in upstream_log()] == ["/docs/my%20file"]

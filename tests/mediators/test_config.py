@@ -34,12 +34,10 @@ FULL = {
         ({"headers": {"X-Site": 1}}, "config param headers must be of type map"),
         ({"db": "db.local"}, "config param db must be an object"),
         ({"db": {"user": "x"}}, "field user is not in the template of config param db"),
-        ({"db": {"port": "5432"}}, "config param db.port must be of type number"),
     ],
     ids=[
         "undefined-param", "string", "number-string", "number-bool", "bool", "option", "password",
         "array-not-list", "array-item", "map-value", "struct-not-object", "struct-unknown-field",
-        "struct-field-type",
     ],
 )  # fmt: skip
 def test_config_that_does_not_fit_the_defs_is_400_problem(hub, config, detail):

@@ -9,7 +9,7 @@ import pytest
 
 from hub.errors import BadRequest
 from hub.mediators.schemas import OpenHIMChannel, semver_key
-from hub.mediators.service import to_channel_spec
+from hub.mediators.service import OPENHIM_PRIORITY_BASE, to_channel_spec
 
 
 @pytest.mark.parametrize(
@@ -79,8 +79,8 @@ def test_fields_map_onto_the_hub_channel():
         ],
     )  # fmt: skip
     assert spec.description == "Lab results" and spec.methods == ["GET", "POST"]
-    assert spec.priority == -2 and spec.timeout_s == 1.5 and not spec.enabled
-    assert spec.content_types == [re.escape("application/fhir+json")]
+    assert spec.priority == OPENHIM_PRIORITY_BASE - 2 and spec.timeout_s == 1.5 and not spec.enabled
+    assert spec.content_types == ["application/fhir+json"]
     assert not spec.body_policy.store_request and spec.body_policy.store_response
     main, copy = spec.routes
     assert str(main.url) == "https://m/" and main.primary and main.path == "/fhir"

@@ -11,6 +11,7 @@ import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy.base.exceptions import OperationOutcome as ClientOperationOutcome
 
+from hub.settings import Settings
 from tests.conftest import ADMIN, LiveHub
 from tests.terminology.conftest import AT_READER, ICD, READER, fhir_client
 
@@ -221,8 +222,15 @@ def post(
             "invalid",
             "Parameters.parameter.0.valueFoo",
         ),
+        (
+            b" " * (Settings.model_fields["max_body_bytes"].default + 1),
+            "application/fhir+json",
+            413,
+            "too-costly",
+            "over the hub API's limit",
+        ),
     ],
-    ids=["form", "broken-json", "not-parameters", "invalid-parameters"],
+    ids=["form", "broken-json", "not-parameters", "invalid-parameters", "over-the-cap"],
 )
 def test_bad_post_bodies(
     shared_hub: LiveHub, body: Any, content_type: str, status: int, code: str, text: str

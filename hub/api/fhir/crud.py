@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from hub.api.deps import SessionDep
 from hub.api.fhir.deps import EditorDep, ReaderDep
-from hub.api.fhir.outcome import FhirResponse
+from hub.api.fhir.outcome import FhirResponse, request_body
 from terminology import resources
 from terminology.errors import InvalidParameter, InvalidResource
 
@@ -31,7 +31,7 @@ class ResourceType:
 
 async def resource_body(request: Request) -> dict[str, Any]:
     try:
-        data = orjson.loads(await request.body())
+        data = orjson.loads(await request_body(request))
     except orjson.JSONDecodeError as exc:
         raise InvalidResource(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -8,7 +8,7 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from hub.errors import HubError
+from hub.errors import HubError, PayloadTooLarge
 from terminology.errors import FhirError
 
 FHIR_JSON = "application/fhir+json"
@@ -31,6 +31,14 @@ class HubFailure(FhirError):
         self.status = exc.status
         self.title = exc.title
         self.issue_code = HUB_ISSUES.get(exc.status, "processing")
+
+
+async def request_body(request: Request) -> bytes:
+    """The request's body; one over the hub's cap (``hub.api.body_limit``) is a 413 OperationOutcome."""
+    try:
+        return await request.body()
+    except PayloadTooLarge as exc:
+        raise HubFailure(exc) from exc
 
 
 def operation_outcome(exc: FhirError) -> dict[str, Any]:

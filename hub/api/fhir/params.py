@@ -14,7 +14,7 @@ from fhir.resources.R4B.parameters import Parameters
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from hub.api.fhir.outcome import HubFailure
+from hub.api.fhir.outcome import HubFailure, request_body
 from hub.errors import UnsupportedMediaType
 from terminology.errors import InvalidParameter, MissingParameter
 
@@ -113,7 +113,7 @@ async def from_body(request: Request, operation: str, accepted: Collection[str])
             )
         )
     try:
-        data = orjson.loads(await request.body())
+        data = orjson.loads(await request_body(request))
     except orjson.JSONDecodeError as exc:
         raise InvalidParameter(
             f"{operation}: the body is not valid JSON: {exc}", expression="Parameters"

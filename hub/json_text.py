@@ -1,0 +1,50 @@
+"""JSON text of documents the hub did not write itself (a mediator's reply, a body, a config).
+
+orjson first, for speed; the standard library's ``json`` where orjson refuses a valid document
+(an integer past 64 bits, NaN in a body), so such a document never fails a request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+# a \u0000 escape, not an escaped backslash followed by "u0000": an odd number of backslashes
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _as_orjson_writes(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(doc: Any, *, option: int | None = None) -> bytes:
+    """``doc`` as compact UTF-8 JSON, all its integers' digits kept."""
+    try:
+        return orjson.dumps(doc, option=option)
+    except orjson.JSONEncodeError:
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_as_orjson_writes)
+        # a lone surrogate (which orjson refuses too) is written as its JSON escape
+        return text.encode("utf-8", "backslashreplace")
+
+
+def loads(data: bytes) -> Any:
+    """The document in ``data`` (after any UTF-8 byte order mark); ValueError when it is not JSON.
+    The standard library reads what orjson refuses but JSON's writers commonly send (NaN, Infinity)."""
+    data = data.removeprefix(BOM)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def without_nul(text: str) -> str:
+    """JSON text with each \\u0000 escape made U+FFFD: PostgreSQL refuses NUL in text and jsonb,
+    and both backends must store the same document."""
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text

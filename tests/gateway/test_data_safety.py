@@ -1,0 +1,261 @@
+"""What the log must neither choke on nor keep: NUL characters and integers past 64 bits, a close
+the database refuses, an unexpected error mid-request, bodies on bodiless statuses, redaction that
+cannot read a body, credentials in query strings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from hub import json_text
+from hub.channels.schemas import BodyPolicy
+from hub.db.session import Database
+from hub.gateway import pipeline
+from hub.gateway.body_policy import stored_body, stored_query, stored_reply_fields
+from hub.gateway.log_process import Close, GroupCommitter, writer_database
+from hub.mediators.response import MediatorResponse
+from hub.outbox.models import Delivery
+from hub.outbox.service import DeliverySpec
+from hub.transactions.models import Status, Transaction
+from tests.conftest import PARTNER, PASSWORD, channel
+from tests.gateway.conftest import WireUpstream, mediator_reply
+from tests.gateway.test_log_writer import CLOSING, opening
+
+REDACTING = BodyPolicy(redact_fields=["nationalId"])
+BIG = 10**29  # past 64 bits: orjson refuses to write it
+
+
+# -- JSON text ------------------------------------------------------------------------------------------
+
+
+def test_json_text_keeps_every_digit_and_writes_datetimes_as_orjson_does():
+    at = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    assert json_text.dumps({"n": BIG, "at": at, "é": [1.5, None]}) == (
+        b'{"n":100000000000000000000000000000,"at":"2024-05-06T07:08:09.123456+00:00","\xc3\xa9":[1.5,null]}'
+    )
+    assert orjson.dumps(at) == b'"2024-05-06T07:08:09.123456+00:00"'
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        (r'{"a":"x\u0000y"}', r'{"a":"x\ufffdy"}'),
+        (r'{"a":"x\\u0000y"}', r'{"a":"x\\u0000y"}'),  # an escaped backslash, then the text u0000
+        (r'{"a":"x\\\u0000y"}', r'{"a":"x\\\ufffdy"}'),
+        (r'{"\u0000":"\u0000"}', r'{"\ufffd":"\ufffd"}'),
+    ],
+    ids=["escape", "escaped-backslash", "backslash-then-escape", "key-and-value"],
+)
+def test_json_stored_never_carries_a_nul_escape(text, stored):
+    assert json_text.without_nul(text) == stored
+
+
+# -- bodies and queries ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "policy", "expected"),
+    [
+        (
+            b'\xef\xbb\xbf{"nationalId":"N1","a":1}',
+            "application/json",
+            REDACTING,
+            ('{"nationalId":"***","a":1}', False),
+        ),
+        (
+            b'{"nationalId":"N1","v":NaN}',
+            "application/json",
+            REDACTING,
+            ('{"nationalId":"***","v":null}', False),
+        ),
+        (b'{"nationalId":"N1"}', "text/plain", REDACTING, ('{"nationalId":"***"}', False)),
+        (b'{"nationalId":"N1"}', None, REDACTING, ('{"nationalId":"***"}', False)),
+        (b"<p><nationalId>N1</nationalId></p>", "application/xml", REDACTING, (None, False)),
+        (b"[" * 600 + b'{"nationalId":"N1"}' + b"]" * 600, "application/json", REDACTING, (None, False)),
+        (b"plain words", "text/plain", REDACTING, ("plain words", True)),
+        (b'{"a":1}', "application/json", REDACTING, ('{"a":1}', True)),
+        (b"a\x00b", "text/plain", BodyPolicy(), (None, False)),
+    ],
+    ids=[
+        "json-after-a-bom",
+        "json-with-nan",
+        "json-as-text-plain",
+        "json-without-content-type",
+        "not-json-naming-a-field",
+        "json-too-deep-to-walk",
+        "not-json-naming-no-field",
+        "json-without-the-fields",
+        "nul-character",
+    ],
+)
+def test_stored_bodies_fail_closed(body, content_type, policy, expected):
+    assert stored_body(body, policy, store=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ("", ""),
+        ("a=1&b=2", "a=1&b=2"),
+        ("access_token=SECRET&nationalId=NID999&x=1", "access_token=***&nationalId=***&x=1"),
+        ("API_KEY=k&Signature=s&sig=t&keys=kept", "API_KEY=***&Signature=***&sig=***&keys=kept"),
+        ("access%5Ftoken=S&client+secret=c&password", "access%5Ftoken=***&client+secret=c&password"),
+    ],
+    ids=["none", "nothing-to-mask", "credential-and-field", "any-case", "encoded-names"],
+)
+def test_stored_queries_mask_credentials_and_configured_fields(query, stored):
+    assert stored_query(query, REDACTING) == stored
+
+
+@pytest.mark.parametrize(
+    ("error", "stored"),
+    [
+        (
+            {"message": "m", "stack": "s", "nationalId": "N"},
+            {"message": "m", "stack": "s", "nationalId": "***"},
+        ),
+        ("timed out", {"message": "timed out"}),
+        ([1, {"nationalId": "N"}], {"message": '[1,{"nationalId":"***"}]'}),
+        (BIG, {"message": str(BIG)}),
+        (None, None),
+    ],
+    ids=["object", "text", "array", "big-number", "none"],
+)
+def test_a_mediator_error_is_stored_as_openhim_keeps_it(error, stored):
+    reply = MediatorResponse.model_validate({"response": {"status": 500}, "error": error})
+    assert stored_reply_fields(reply, REDACTING)["error"] == stored
+
+
+# -- a close the database refuses -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deliveries", [0, 1], ids=["without-deliveries", "with-deliveries"])
+def test_a_close_the_database_refuses_is_stored_bare(db: Database, deliveries: int) -> None:
+    """The urn is longer than its VARCHAR(300): PostgreSQL refuses it; on SQLite, which does not
+    enforce lengths, a trigger does. The close is stored without its documents; the one grouped
+    with it, in full."""
+    if db.dialect == "sqlite":
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER urn_length BEFORE UPDATE OF mediator_urn ON transactions"
+                " WHEN length(NEW.mediator_urn) > 300 BEGIN SELECT RAISE(ABORT, 'urn too long'); END"
+            )
+    writer_db = writer_database(db.url)
+    committer = GroupCommitter(writer_db, "safety-test")
+    [((refused_id, refused_at), _), ((fine_id, fine_at), _)] = committer.commit([opening("a"), opening("b")])
+    spec = DeliverySpec("second", "POST", "http://127.0.0.1:9/x", {}, b"{}", 5.0, 3)
+    unstorable = replace(CLOSING, mediator_urn="u" * 301, properties={"nationalId": "N1"})
+    outcomes = committer.commit(
+        [
+            Close(refused_id, unstorable, refused_at, [spec] * deliveries),
+            Close(fine_id, replace(CLOSING, mediator_urn="urn:fine"), fine_at, []),
+        ]
+    )
+    committer.close()
+    writer_db.dispose()
+
+    assert outcomes == [(None, None), (None, None)]
+    with db.session() as session:
+        refused, fine = (session.get(Transaction, i) for i in (refused_id, fine_id))
+        queued = session.scalars(
+            select(Delivery.route_name).where(Delivery.transaction_id == refused_id)
+        ).all()
+    assert (refused.status, refused.response_status, queued) == (
+        Status.SUCCESSFUL,
+        200,
+        ["second"] * deliveries,
+    )
+    assert (refused.response_headers, refused.response_body, refused.mediator_urn) == (None, None, None)
+    assert (refused.orchestrations, refused.properties) == ([], {})
+    assert refused.error["message"].startswith("the hub could not store this transaction's outcome in full (")
+    assert refused.error["message"].split("(")[1].split(")")[0] in {"DataError", "IntegrityError"}
+    assert "uuu" not in refused.error["message"], "the refused values are not quoted"
+    assert (fine.mediator_urn, fine.orchestrations) == ("urn:fine", [{"name": "up"}])
+
+
+# -- over HTTP ------------------------------------------------------------------------------------------
+
+
+def start(make_hub: Any, wire: WireUpstream) -> Any:
+    med = channel("med", r"/med/.*", wire.url, body_policy={"redact_fields": ["nationalId"]})
+    return make_hub({"clients": [PARTNER], "channels": [med]})
+
+
+def logged(hub: Any, response: Any) -> Transaction:
+    with hub.runtime.db.session() as session:
+        return session.get(Transaction, int(response.headers["x-hub-transaction-id"]))
+
+
+@pytest.mark.usefixtures("partner_password")
+def test_values_the_database_would_refuse_do_not_fail_a_request(make_hub, wire):
+    orchestration = {
+        "name": "lookup",
+        "request": {"method": "POST", "body": {"n": BIG}},
+        "response": {"status": 200, "body": "x\x00y"},
+        "note": "a\x00b",
+    }
+    query = "access_token=SECRET&nationalId=NID999&x=1"
+    wire.answer(
+        f"/med/odd?{query}",  # the upstream gets the query as sent
+        mediator_reply(
+            response={"status": 200, "headers": {"content-type": "application/json"}, "body": {"n": BIG}},
+            properties={"n": BIG, "note": "a\x00b"},
+            orchestrations=[orchestration],
+        ),
+    )
+    wire.answer("/med/bodiless", mediator_reply(response={"status": 204, "body": "not for the client"}))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        odd = c.post(f"/med/odd?{query}", content=b"a\x00b", headers={"content-type": "text/plain"})
+        bodiless = c.get("/med/bodiless")
+    with hub.admin() as admin:
+        registered = admin.post(
+            "/mediators",
+            json={
+                "urn": "urn:mediator:big",
+                "version": "1.0.0",
+                "name": "Big numbers",
+                "endpoints": [{"name": "m", "host": "127.0.0.1", "port": 8600, "type": "http"}],
+                "configDefs": [{"param": "n", "type": "number"}],
+                "config": {"n": BIG},
+            },
+        )
+
+    assert odd.status_code == 200 and odd.content == b'{"n":100000000000000000000000000000}'
+    tx = logged(hub, odd)
+    assert (tx.status, tx.request_body, tx.request_stored) == (Status.SUCCESSFUL, None, False)
+    assert tx.query == "access_token=***&nationalId=***&x=1"
+    assert tx.properties["note"] == "a\ufffdb" and tx.properties["n"] == pytest.approx(BIG)
+    primary, lookup = tx.orchestrations
+    assert lookup["note"] == "a\ufffdb" and "body" not in lookup["response"]
+    sent, answered = (datetime.fromisoformat(primary[p]["timestamp"]) for p in ("request", "response"))
+    assert (answered - sent).total_seconds() * 1000 == pytest.approx(primary["duration_ms"], abs=0.01)
+
+    assert bodiless.status_code == 204 and bodiless.content == b""
+    empty = logged(hub, bodiless)
+    assert (empty.status, empty.response_status, empty.response_body) == (Status.SUCCESSFUL, 204, None)
+    assert registered.status_code in (200, 201), registered.text
+
+
+@pytest.mark.usefixtures("partner_password")
+def test_an_unexpected_error_closes_its_transaction_as_failed(make_hub, wire, monkeypatch):
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug that quotes NID999")
+
+    monkeypatch.setattr(pipeline, "stored_reply_fields", broken)
+    wire.answer("/med/broken", mediator_reply())
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/broken")
+
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    with hub.runtime.db.session() as session:
+        [tx] = session.scalars(select(Transaction)).all()
+    assert (tx.status, tx.response_status) == (Status.FAILED, 500)
+    assert "RuntimeError" in tx.error["message"] and "NID999" not in json.dumps(tx.error)
