@@ -21,6 +21,20 @@ from hub.transactions.models import Status
 UNSETTLED = {DeliveryStatus.PENDING, DeliveryStatus.IN_FLIGHT}
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler: no request lines on stderr, and :meth:`reply` for a whole answer."""
+
+    def reply(self, body: bytes, content_type: str, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
 @contextmanager
 def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """``handler`` served on a free loopback port in a thread; its base URL."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from hub.outbox.models import Delivery, DeliveryStatus
 from hub.outbox.worker import Worker
 from hub.transactions.models import Status, Transaction
 from tests.conftest import PARTNER, PASSWORD, channel
-from tests.outbox.support import serving, work_until
+from tests.outbox.support import QuietHandler, serving, work_until
 
 pytestmark = pytest.mark.usefixtures("partner_password")
 
@@ -30,7 +29,7 @@ def mediator() -> Iterator[str]:
     """``POST /<status>``: a mediator reply with that status, whose orchestration echoes the request;
     ``POST /invalid``: an ``application/json+openhim`` answer that is not a mediator reply."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             received = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             status = self.path.strip("/").replace("%20", " ")
@@ -67,15 +66,7 @@ def mediator() -> Iterator[str]:
                         }
                     ],
                 }
-            body = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json+openhim; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return
+            self.reply(json.dumps(reply).encode(), "application/json+openhim; charset=utf-8")
 
     with serving(Handler) as url:
         yield url

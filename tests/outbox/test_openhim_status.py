@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from hub.outbox.worker import Worker
 from hub.transactions.models import Status, Transaction
 from hub.transactions.service import final_status, route_status
 from tests.conftest import PARTNER, PASSWORD, channel
-from tests.outbox.support import serving, work_until
+from tests.outbox.support import QuietHandler, serving, work_until
 
 pytestmark = pytest.mark.usefixtures("partner_password")
 
@@ -82,20 +81,12 @@ def test_a_settled_delivery_counts_as_openhim_counts_its_route(
 def mediator() -> Iterator[str]:
     """``POST /<status>``: a mediator reply reporting that status, its response a 200."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status = self.path.strip("/").replace("%20", " ")
             reply = {"x-mediator-urn": "urn:mediator:status", "status": status, "response": {"status": 200}}
-            body = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json+openhim")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return
+            self.reply(json.dumps(reply).encode(), "application/json+openhim")
 
     with serving(Handler) as url:
         yield url
