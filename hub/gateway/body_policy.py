@@ -206,9 +206,11 @@ def stored_orchestration(orchestration: dict[str, Any], policy: BodyPolicy) -> d
 
 def stored_reply_fields(reply: MediatorResponse, policy: BodyPolicy) -> dict[str, Any]:
     """What a mediator's reply sets on its transaction beside the response and orchestrations: its
-    urn, and its properties and error with the channel's configured fields masked."""
+    urn, whether it reported the status, and its properties and error with the channel's
+    configured fields masked."""
     return {
         "mediator_urn": reply.urn,
+        "status_reported": reply.reported_status is not None,
         "properties": stored_document(reply.properties, policy),
         "error": _stored_error(reply.error, policy),
     }

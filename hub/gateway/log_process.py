@@ -59,15 +59,23 @@ Outcome = tuple[Any, Exception | None]
 
 
 def bare(close: Close, error: Exception) -> Close:
-    """``close`` with only what the database cannot refuse: its status, HTTP status and
-    deliveries, and an error naming ``error``'s class (its parameters can hold patient data)."""
+    """``close`` with only what the database cannot refuse: its status (and whether a mediator
+    reported it), HTTP status and deliveries, and an error naming ``error``'s class (its
+    parameters can hold patient data)."""
     closing = close.closing
     message = (
         f"the hub could not store this transaction's outcome in full ({type(error).__name__}); "
         "its response, orchestrations, properties and mediator were left out"
     )
     kept = transactions.Closing(
-        closing.status, closing.response_status, None, None, [], {}, error={"message": message}
+        closing.status,
+        closing.response_status,
+        None,
+        None,
+        [],
+        {},
+        error={"message": message},
+        status_reported=closing.status_reported,
     )
     return Close(close.transaction_id, kept, close.started, close.deliveries)
 

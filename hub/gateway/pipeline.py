@@ -243,7 +243,7 @@ async def _call_primary(
         return GatewayResponse(result.status, result.headers, result.body, tx_id, status), closing
 
     status = reply.transaction_status
-    if status != reply.status:
+    if reply.status is not None and status != reply.status:
         log.warning(
             "mediator reported a status that is not final for a finished call; status taken from HTTP",
             extra={"mediator": reply.urn, "reported": reply.status.value, "status": status.value},

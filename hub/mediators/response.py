@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from hub.mediators.schemas import OpenHIMDocument
 from hub.transactions.models import Status
@@ -96,7 +96,7 @@ class MediatorResponse(OpenHIMDocument):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     urn: Annotated[str | None, BeforeValidator(_number_as_text)] = Field(None, alias="x-mediator-urn")
-    status: Status = None  # type: ignore[assignment]  # filled from the HTTP status when left out
+    status: Status | None = None
     response: MediatorHttpResponse
     orchestrations: list[Orchestration] = Field(default_factory=list)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -109,21 +109,22 @@ class MediatorResponse(OpenHIMDocument):
             raise ValueError(f"the client's response needs a final HTTP status, not {response.status}")
         return response
 
-    @model_validator(mode="after")
-    def _derived_status(self) -> MediatorResponse:
-        if self.status is None:
-            self.status = status_for(self.response.status)
-        return self
-
     @property
-    def transaction_status(self) -> Status:
-        """The status the transaction closes with: the mediator's, when it is final.
+    def reported_status(self) -> Status | None:
+        """The mediator's own status, when it gave a final one: it stands whatever the transaction's
+        other routes do (OpenHIM's setFinalStatus).
 
         The reply ends the call, and nothing settles a transaction left in Processing or
         Pending Async later (start-up recovery would call it Failed): a status that is not
-        final gives way to the one OpenHIM derives when a mediator gives none, from the HTTP status.
+        final counts as none given.
         """
-        return self.status if self.status in FINAL else status_for(self.response.status)
+        return self.status if self.status in FINAL else None
+
+    @property
+    def transaction_status(self) -> Status:
+        """The status the transaction closes with: the mediator's, or else the one OpenHIM derives
+        from the HTTP status."""
+        return self.reported_status or status_for(self.response.status)
 
 
 class InvalidMediatorReply(ValueError):

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -57,6 +57,8 @@ class Transaction(Base):
     orchestrations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     mediator_urn: Mapped[str | None] = mapped_column(String(300))
+    # the primary's mediator reported the status: it stands when secondaries settle (0015)
+    status_reported: Mapped[bool] = mapped_column(server_default=false())
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

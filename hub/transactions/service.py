@@ -90,6 +90,7 @@ class Closing:
     properties: dict[str, Any]
     error: dict[str, Any] | None = None
     mediator_urn: str | None = None
+    status_reported: bool = False  # by the primary's mediator: see settle_routes
 
 
 TRANSACTIONS = Transaction.__table__
@@ -332,11 +333,11 @@ def settle_routes(session: Session, transaction_id: int) -> None:
     admin retried to success counts as succeeded. The row lock (``append_orchestration`` takes it
     first) makes concurrent settles count one another.
 
-    Left alone: a primary still owed (Processing, Pending Async), a Failed one, and one that
-    answered in the mediator format (it left its urn): OpenHIM lets a mediator's status stand.
-    Secondaries still owed count once they settle."""
+    Left alone: a primary still owed (Processing, Pending Async), a Failed one, and one whose
+    mediator reported the status: OpenHIM lets a mediator's status stand. Secondaries still owed
+    count once they settle."""
     row = session.get(Transaction, transaction_id, with_for_update=True)
-    if row is None or row.status not in REFINED or row.mediator_urn is not None:
+    if row is None or row.status not in REFINED or row.status_reported:
         return
     primary = row.response_status
     if primary is None:
