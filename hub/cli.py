@@ -205,6 +205,18 @@ def user_set(
     console.print(f"user {email} changed")
 
 
+@user.command("remove")
+@click.argument("email")
+def user_remove(email: str) -> None:
+    """Remove an admin-API user and its tokens: the user with exactly this e-mail, else the one
+    with it in another case."""
+    with session_scope() as session:
+        found = get_user(session, email)
+        removed = found.email
+        session.delete(found)
+    console.print(f"user {removed} removed")
+
+
 @main.group()
 def client() -> None:
     """Clients (systems that call channels)."""

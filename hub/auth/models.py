@@ -6,7 +6,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, event, select, update
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, event, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -29,6 +29,10 @@ class User(Base):
     @property
     def legacy_token_auth(self) -> bool:
         return self.legacy_passhash is not None
+
+
+# e-mails match in any case (find_user): the database refuses a second in another case (0016)
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 
 class Client(Base):

@@ -23,6 +23,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth import passwords
@@ -517,8 +518,11 @@ def create_user(
         raise Conflict(f"user {existing.email!r} already exists")
     user = User(email=email, groups=groups)
     _set_password(user, password, legacy=legacy_token_auth)
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:  # added meanwhile, in this or another case (the index on lower(email))
+        raise Conflict(f"user {email!r} already exists") from None
     return user
 
 
@@ -570,6 +574,9 @@ def bootstrap_admin(
     ``legacy_token_auth`` it also keeps OpenHIM's sha512 passhash, as :func:`create_user` does."""
     if not email or not password or session.scalar(select(User.id).limit(1)) is not None:
         return None
-    return create_user(
-        session, email=email, password=password, groups=["admin"], legacy_token_auth=legacy_token_auth
-    )
+    try:
+        return create_user(
+            session, email=email, password=password, groups=["admin"], legacy_token_auth=legacy_token_auth
+        )
+    except Conflict:  # another replica, starting at the same time, bootstrapped it
+        return None
