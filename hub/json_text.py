@@ -1,7 +1,8 @@
 """JSON text of documents the hub did not write itself (a mediator's reply, a body, a config).
 
 orjson first, for speed; the standard library's ``json`` where orjson refuses a valid document
-(an integer past 64 bits, NaN in a body), so such a document never fails a request.
+(an integer past 64 bits, NaN in a body), so such a document never fails a request, or would
+change it (orjson reads an integer past 64 bits as a float, dropping digits).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import orjson
 
 BOM = b"\xef\xbb\xbf"
+# 19 digits in a row: perhaps an integer past 64 bits (from -2**63 to 2**64 - 1 orjson keeps)
+_LONG_DIGITS = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
 # a \u0000 escape, not an escaped backslash followed by "u0000": an odd number of backslashes
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
@@ -34,14 +37,17 @@ def dumps(doc: Any, *, option: int | None = None) -> bytes:
         return text.encode("utf-8", "backslashreplace")
 
 
-def loads(data: bytes) -> Any:
+def loads(data: bytes | str) -> Any:
     """The document in ``data`` (after any UTF-8 byte order mark); ValueError when it is not JSON.
-    The standard library reads what orjson refuses but JSON's writers commonly send (NaN, Infinity)."""
-    data = data.removeprefix(BOM)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    The standard library reads what orjson refuses but JSON's writers commonly send (NaN, Infinity),
+    and a document that may hold an integer past 64 bits, which it keeps whole."""
+    data = data.removeprefix(BOM if isinstance(data, bytes) else "\ufeff")
+    if _LONG_DIGITS[type(data)].search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def without_nul(text: str) -> str:

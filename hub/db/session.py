@@ -49,7 +49,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=20, max_overflow=20)
     # JSON columns are on every logged request; orjson is several times faster than json.
-    kwargs.update(json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    kwargs.update(json_serializer=_json_dumps, json_deserializer=json_text.loads)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
