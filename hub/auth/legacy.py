@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from sqlalchemy.orm import Session
 
@@ -36,12 +38,59 @@ def challenge(session: Session, email: str, secret: bytes) -> dict[str, str]:
     return {"salt": salt, "ts": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
 
-def _parse_ts(ts: str) -> datetime | None:
+# JavaScript's Date.prototype.toString(): "Sun Nov 22 2026 01:13:06 GMT+0000 (Coordinated Universal Time)",
+# what openhim-mediator-utils 0.2.2/0.2.3 and OpenHIM's own docs sample send as auth-ts
+_DATE_STRING = re.compile(
+    r"[A-Za-z]{3},? +([A-Za-z]{3}) +(\d{1,2}) +(\d{4}) +(\d{1,2}):(\d{2}):(\d{2})"
+    r" *(?:GMT|UTC)?([+-]\d{4})?(?: *\(.*\))?"
+)
+_US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S")  # .NET's DateTime.ToString() in en-US
+
+
+def parse_js_date(text: str) -> datetime | None:
+    """The moment ``text`` names, read as JavaScript's ``Date.parse`` (what OpenHIM core checks
+    ``auth-ts`` with) reads the forms mediators send: ISO 8601 (``toISOString()``, also with a
+    space and without a zone, as Python's ``str(datetime.utcnow())``), ``toString()``, RFC 1123
+    (``toUTCString()``) and en-US ``M/D/YYYY h:mm:ss AM``. A time without a zone is UTC, as on
+    the servers OpenHIM runs on. None when it is none of these."""
+    text = text.strip()
+    parsed: datetime | None = None
     try:
-        parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = _date_string(text) or _rfc1123(text) or _us_date(text)
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _date_string(text: str) -> datetime | None:
+    match = _DATE_STRING.fullmatch(text)
+    if match is None:
+        return None
+    month, day, year, hour, minute, second, offset = match.groups()
+    try:
+        return datetime.strptime(
+            f"{year} {month} {day} {hour}:{minute}:{second} {offset or '+0000'}", "%Y %b %d %H:%M:%S %z"
+        )
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else None
+
+
+def _rfc1123(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _us_date(text: str) -> datetime | None:
+    for form in _US_FORMATS:
+        try:
+            return datetime.strptime(text, form)
+        except ValueError:
+            continue
+    return None
 
 
 def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str], address: str) -> Principal:
@@ -54,7 +103,7 @@ def authenticate_headers(authenticator: Authenticator, headers: Mapping[str, str
         )
     if not storable_name(email):
         raise Unauthenticated("invalid legacy auth token", headers=CHALLENGE)
-    when = _parse_ts(ts)
+    when = parse_js_date(ts)
     if when is None or abs(utcnow() - when) > WINDOW:
         raise Unauthenticated(
             "auth-ts is missing, malformed or outside the allowed window", headers=CHALLENGE

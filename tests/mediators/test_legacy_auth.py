@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -27,12 +28,24 @@ def sha512(text: str) -> str:
     return hashlib.sha512(text.encode()).hexdigest()
 
 
-def token_headers(hub, email: str, password: str, *, skew: timedelta = timedelta(0)) -> dict[str, str]:
+def iso(moment: datetime) -> str:
+    """JavaScript's ``toISOString()``, as OpenHIM's console and openhim-mediator-utils 0.2.4+ send it."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def token_headers(
+    hub,
+    email: str,
+    password: str,
+    *,
+    skew: timedelta = timedelta(0),
+    ts_text: Callable[[datetime], str] = iso,
+) -> dict[str, str]:
     """What OpenHIM's console computes from the challenge (REFERENCE.md: OpenHIM mediator API)."""
     challenge = httpx.get(f"{hub.url}/authenticate/{email}").json()
     passhash = sha512(challenge["salt"] + password)
     salt = secrets.token_hex(16)
-    ts = (datetime.now(UTC) + skew).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ts = ts_text(datetime.now(UTC) + skew)
     return {
         "auth-username": email,
         "auth-ts": ts,
@@ -123,6 +136,34 @@ def test_token_auth_reaches_the_mediator_api(hub):
 def test_bad_or_stale_tokens_are_401(hub, password, skew):
     r = httpx.get(f"{hub.url}/mediators", headers=token_headers(hub, ADMIN[0], password, skew=skew))
     assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+
+
+EAST_AFRICA = timezone(timedelta(hours=3))
+# auth-ts as mediators send it: OpenHIM core reads it with JavaScript's Date.parse
+TS_FORMS = {
+    # openhim-mediator-utils 0.2.x and OpenHIM's docs sample: String(new Date()) on a server in Nairobi
+    "js-date-string": lambda m: m.astimezone(EAST_AFRICA).strftime(
+        "%a %b %d %Y %H:%M:%S GMT+0300 (East Africa Time)"
+    ),
+    "rfc-1123": lambda m: m.strftime("%a, %d %b %Y %H:%M:%S GMT"),  # toUTCString()
+    "python-str-utcnow": lambda m: str(m.replace(tzinfo=None)),  # openhim-mediator-utils-py
+    "iso-offset": lambda m: m.astimezone(EAST_AFRICA).isoformat(),
+    "en-us": lambda m: m.strftime("%m/%d/%Y %I:%M:%S %p"),  # .NET DateTime.UtcNow.ToString()
+}
+
+
+@pytest.mark.parametrize("form", TS_FORMS.values(), ids=TS_FORMS.keys())
+def test_auth_ts_in_any_form_date_parse_reads(hub, form):
+    fresh = token_headers(hub, *ADMIN, ts_text=form)
+    stale = token_headers(hub, *ADMIN, ts_text=form, skew=timedelta(seconds=-60))
+    assert httpx.get(f"{hub.url}/mediators", headers=fresh).status_code == 200
+    assert httpx.get(f"{hub.url}/mediators", headers=stale).status_code == 401
+
+
+def test_auth_ts_that_names_no_time_is_401(hub):
+    headers = token_headers(hub, *ADMIN, ts_text=lambda _: "Sun Nov 31 2026 25:00:00 GMT+0000")
+    r = httpx.get(f"{hub.url}/mediators", headers=headers)
+    assert r.status_code == 401 and "auth-ts" in r.json()["detail"]
 
 
 def test_missing_token_header_is_401(hub):

@@ -1,4 +1,6 @@
-"""The npm package openhim-mediator-utils 0.4.0, unchanged, registers and heartbeats against the hub."""
+"""The npm package openhim-mediator-utils, unchanged, registers and heartbeats against the hub: the
+current release (0.4.0) and the last of the 0.2 line (0.2.3), still on npm, which sends its
+``auth-ts`` as JavaScript's ``Date.toString()`` text rather than ISO 8601."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from tests.conftest import ADMIN, ROOT
 
 NODE_DIR = ROOT / "tests" / "openhim_node"
 NODE_URN = "urn:mediator:node-compat"
+# package.json's installs of openhim-mediator-utils: the current release, and 0.2.3 under an alias
+PACKAGES = ["openhim-mediator-utils", "openhim-mediator-utils-0.2"]
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +27,7 @@ def node_package() -> None:
         pytest.skip(
             "node and npm are not installed: cannot run the openhim-mediator-utils compatibility test"
         )
-    if not (NODE_DIR / "node_modules" / "openhim-mediator-utils").is_dir():
+    if not all((NODE_DIR / "node_modules" / package).is_dir() for package in PACKAGES):
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund"],
             cwd=NODE_DIR,
@@ -45,9 +49,13 @@ def read_event(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return event
 
 
-def test_node_mediator_utils_register_fetch_config_and_heartbeat(hub, node_package):
+@pytest.mark.parametrize("package", PACKAGES)
+def test_node_mediator_utils_register_fetch_config_and_heartbeat(make_hub, node_package, package):
+    # 0.4.0 sends Basic credentials; 0.2.3 only OpenHIM's legacy token, which the admin must opt in to
+    hub = make_hub(admin_legacy_token_auth=True)
     env = {
         **os.environ,
+        "MEDIATOR_UTILS": package,
         "HUB_URL": hub.url,
         "HUB_USERNAME": ADMIN[0],
         "HUB_PASSWORD": ADMIN[1],
@@ -69,7 +77,7 @@ def test_node_mediator_utils_register_fetch_config_and_heartbeat(hub, node_packa
         with hub.admin() as c:
             changed = c.put(f"/mediators/{NODE_URN}/config", json={"greeting": "hola"})
         pushed = read_event(proc)
-        assert proc.wait(20) == 0
+        assert proc.wait(20) == 0, proc.communicate()
     finally:
         if proc.poll() is None:
             proc.kill()

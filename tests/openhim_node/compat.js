@@ -2,9 +2,10 @@
 
 // Drives openhim-mediator-utils against a hub the way a real Node mediator does.
 // Prints one JSON line per step; tests/mediators/test_openhim_node.py reads them.
-// Env: HUB_URL, HUB_USERNAME, HUB_PASSWORD, MEDIATOR_URN.
+// Env: HUB_URL, HUB_USERNAME, HUB_PASSWORD, MEDIATOR_URN, MEDIATOR_UTILS (which of package.json's
+// installs of the package to drive).
 
-const utils = require('openhim-mediator-utils');
+const utils = require(process.env.MEDIATOR_UTILS);
 
 const options = {
   apiURL: process.env.HUB_URL,
@@ -53,7 +54,8 @@ utils.authenticate(options, (err, challenge) => {
       heartbeat.on('error', (err) => fail('heartbeat', err));
       heartbeat.on('config', (config) => {
         emit({event: 'config', source: 'heartbeat', config: config});
-        utils.deactivateHeartbeat();
+        // 0.2.x exports only the misspelt name
+        (utils.deactivateHeartbeat || utils.deactivateHearbeat)();
         clearTimeout(giveUp);
       });
       emit({event: 'beating'});
