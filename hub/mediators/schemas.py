@@ -277,26 +277,56 @@ def _mask(defs: list[ConfigDef], config: dict[str, Any]) -> None:
 
 
 def restore_passwords(defs: list[ConfigDef], incoming: dict[str, Any], stored: dict[str, Any] | None) -> None:
-    """Put the stored secret back wherever ``incoming`` still holds MASK (an edit of a masked GET)."""
+    """Put the stored secret back wherever ``incoming`` still holds MASK (an edit of a masked GET).
+
+    A secret is never moved to another entry of an array: an entry of structs takes the secret
+    of the stored entry whose other fields it repeats (so deleting or reordering hosts keeps
+    each host's password, and an entry pointed at a new host does not take the old host's); an
+    array of passwords is read by position, as OpenHIM core does, unless it got shorter, when
+    which secret left with the removed entry cannot be told. A mask left unrestored is refused
+    (:func:`unrestored_masks`)."""
     if not stored:
         return
-
-    def restored(d: ConfigDef, new: Any, old: Any) -> Any:
-        if d.type == "password":
-            return old if new == MASK else new
-        if d.type == "struct" and isinstance(new, dict) and isinstance(old, dict):
-            restore_passwords(d.template or [], new, old)
-        return new
-
     for param, d in by_param(defs).items():
         if param not in incoming or param not in stored:
             continue
         new, old = incoming[param], stored[param]
         if d.array and isinstance(new, list) and isinstance(old, list):
-            # By position, as OpenHIM core does: the console edits arrays in place.
-            incoming[param] = [restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
+            incoming[param] = _restored_items(d, new, old)
         else:
-            incoming[param] = restored(d, new, old)
+            incoming[param] = _restored(d, new, old)
+
+
+def _restored(d: ConfigDef, new: Any, old: Any) -> Any:
+    if d.type == "password":
+        return old if new == MASK else new
+    if d.type == "struct" and isinstance(new, dict) and isinstance(old, dict):
+        restore_passwords(d.template or [], new, old)
+    return new
+
+
+def _restored_items(d: ConfigDef, new: list[Any], old: list[Any]) -> list[Any]:
+    if d.type == "struct":
+        unused = list(range(len(old)))
+        items = []
+        for item in new:
+            match = next((i for i in unused if _same_entry(d.template or [], item, old[i])), None)
+            if match is not None:
+                unused.remove(match)
+                item = _restored(d, item, old[match])
+            items.append(item)
+        return items
+    if len(new) < len(old):
+        return new
+    return [_restored(d, n, old[i]) if i < len(old) else n for i, n in enumerate(new)]
+
+
+def _same_entry(template: list[ConfigDef], new: Any, old: Any) -> bool:
+    """Whether two struct values agree on every field but their passwords."""
+    if not (isinstance(new, dict) and isinstance(old, dict)):
+        return False
+    secret = {t.param for t in template if t.type == "password"}
+    return all(new.get(k) == old.get(k) for k in (new.keys() | old.keys()) - secret)
 
 
 def unrestored_masks(defs: list[ConfigDef], config: dict[str, Any], prefix: str = "") -> list[str]:

@@ -79,3 +79,65 @@ def test_passwords_are_masked_when_read_and_kept_when_the_mask_comes_back(hub):
     assert put.status_code == 200 and put.json()["config"] == masked
     assert shown == masked and listed == masked
     assert stored == {**FULL, "url": "http://edited", "keys": ["k1", "k2-new", "k3"]}
+
+
+UPSTREAMS = {
+    "param": "upstreams",
+    "type": "struct",
+    "array": True,
+    "template": [{"param": "url", "type": "string"}, {"param": "password", "type": "password"}],
+}
+HOST_A = {"url": "https://dhis2-a", "password": "pw-for-A"}
+HOST_B = {"url": "https://dhis2-b", "password": "pw-for-B"}
+
+
+def upstreams_mediator(hub, c, upstreams: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Register a mediator with an array of upstream structs; the masked list the console shows."""
+    doc = mediator_doc(configDefs=[UPSTREAMS], config={"upstreams": upstreams})
+    assert c.post("/mediators", json=doc).status_code == 201
+    return c.get(f"/mediators/{URN}").json()["config"]["upstreams"]
+
+
+def stored_upstreams(c) -> list[dict[str, str]]:
+    return c.post(f"/mediators/{URN}/heartbeat", json={"uptime": 1, "config": True}).json()["upstreams"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "kept"),
+    [
+        (lambda shown: shown[1:], [HOST_B]),  # host A removed
+        (lambda shown: shown[::-1], [HOST_B, HOST_A]),  # reordered
+        (lambda shown: [*shown, {"url": "https://dhis2-c", "password": "pw-C"}], None),  # added
+    ],
+    ids=["removed", "reordered", "added"],
+)
+def test_a_masked_struct_password_stays_with_its_own_entry(hub, edit, kept):
+    with hub.admin() as c:
+        shown = upstreams_mediator(hub, c, [HOST_A, HOST_B])
+        put = c.put(f"/mediators/{URN}/config", json={"upstreams": edit(shown)})
+        stored = stored_upstreams(c)
+    assert shown == [{**HOST_A, "password": MASK}, {**HOST_B, "password": MASK}]
+    assert put.status_code == 200
+    assert stored == (kept or [HOST_A, HOST_B, {"url": "https://dhis2-c", "password": "pw-C"}])
+
+
+def test_a_struct_entry_pointed_at_a_new_host_does_not_take_the_old_hosts_password(hub):
+    with hub.admin() as c:
+        shown = upstreams_mediator(hub, c, [HOST_A])
+        moved = c.put(f"/mediators/{URN}/config", json={"upstreams": [{**shown[0], "url": "https://evil"}]})
+        stored = stored_upstreams(c)
+    assert moved.status_code == 400
+    assert "upstreams[0].password" in moved.json()["detail"]
+    assert stored == [HOST_A]
+
+
+def test_a_password_array_that_lost_an_entry_needs_its_passwords_again(hub):
+    with hub.admin() as c:
+        c.post("/mediators", json=mediator_doc())
+        c.put(f"/mediators/{URN}/config", json=FULL)
+        shorter = c.put(f"/mediators/{URN}/config", json={**FULL, "token": MASK, "keys": [MASK]})
+        resent = c.put(f"/mediators/{URN}/config", json={**FULL, "token": MASK, "keys": ["k2"]})
+        stored = c.post(f"/mediators/{URN}/heartbeat", json={"uptime": 1, "config": True}).json()
+    # which of k1 and k2 left with the removed entry cannot be told: neither is guessed
+    assert shorter.status_code == 400 and "keys[0]" in shorter.json()["detail"]
+    assert resent.status_code == 200 and stored["keys"] == ["k2"] and stored["token"] == FULL["token"]
