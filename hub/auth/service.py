@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import ipaddress
 import secrets
@@ -81,7 +80,7 @@ def parse_basic(header_value: str) -> tuple[str, str]:
     """Split a ``Basic`` credential into (username, password)."""
     try:
         raw = base64.b64decode(header_value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # not base64 (or not ASCII, which b64decode refuses), or not UTF-8
         raise _unauthenticated("malformed Basic credentials") from exc
     user, sep, password = raw.partition(":")
     if not sep or not user:

@@ -124,16 +124,18 @@ def test_mediator_response_sets_status_and_orchestrations(make_hub, upstream):
         ({"auth": ("partner-1", "wrong-password")}, 401, "Authentication required"),
         ({"auth": ("nobody", "whatever-pass")}, 401, "Authentication required"),
         ({"headers": {"Authorization": "Basic !!!notbase64"}}, 401, "Authentication required"),
+        ({"headers": {"Authorization": b"Basic dXNlcjpw\xe9"}}, 401, "Authentication required"),
         ({"headers": {"Authorization": "Bearer hub_not-a-token"}}, 401, "Authentication required"),
     ],
-    ids=["no-auth", "bad-password", "unknown-client", "malformed-basic", "unknown-token"],
+    ids=["no-auth", "bad-password", "unknown-client", "malformed-basic", "non-ascii-basic", "unknown-token"],
 )
 def test_bad_auth_is_401_problem(make_hub, upstream, kwargs, status, title):
     hub = make_hub(config(upstream, channel("echo", r"/echo", upstream)))
-    r = httpx.get(hub.url + "/echo", **kwargs)
-    assert r.status_code == status
-    assert r.headers["content-type"] == "application/problem+json" and r.json()["title"] == title
-    assert "Basic" in r.headers["www-authenticate"]
+    for path in ("/echo", "/admin/channels"):
+        r = httpx.get(hub.url + path, **kwargs)
+        assert r.status_code == status
+        assert r.headers["content-type"] == "application/problem+json" and r.json()["title"] == title
+        assert "Basic" in r.headers["www-authenticate"]
 
 
 def test_role_not_allowed_is_403(make_hub, upstream):
