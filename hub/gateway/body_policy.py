@@ -7,6 +7,7 @@ are recorded here as orchestrations too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -27,6 +28,13 @@ ALWAYS_REDACTED = frozenset(
         "auth-token",
         "auth-salt",
         "x-api-key",
+        "api-key",
+        "apikey",
+        "x-auth-token",
+        "x-access-token",
+        "access-token",
+        "private-token",
+        "x-csrf-token",
         "idempotency-key",
     }
 )
@@ -46,6 +54,8 @@ CREDENTIAL_PARAMETERS = frozenset(
     }
 )
 MASK = "***"
+# a FHIR search parameter's modifier or chain: identifier:exact, subject:Patient.identifier
+_SEARCH_PARTS = re.compile(r"[:.]")
 
 
 @lru_cache(maxsize=256)
@@ -71,12 +81,19 @@ def stored_headers(
     return fields
 
 
+@lru_cache(maxsize=256)
+def _lowered(fields: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f.lower() for f in fields)
+
+
 def _redact(doc: Any, fields: frozenset[str]) -> tuple[Any, bool]:
+    """``doc`` with the value of every key in ``fields`` (lower-case) masked, the key in any case:
+    upstreams such as ASP.NET Core bind JSON keys without regard to case."""
     if isinstance(doc, dict):
         changed = False
         out: dict[str, Any] = {}
         for key, value in doc.items():
-            if key in fields:
+            if key.lower() in fields:
                 out[key], changed = MASK, True
             else:
                 out[key], sub = _redact(value, fields)
@@ -90,7 +107,8 @@ def _redact(doc: Any, fields: frozenset[str]) -> tuple[Any, bool]:
 
 def stored_query(query: str, policy: BodyPolicy) -> str:
     """The query string as stored: the values of credential parameters and of the channel's
-    configured fields masked (the upstream gets them as sent)."""
+    configured fields masked, also under a FHIR modifier or in a chain (``identifier:exact``,
+    ``subject:Patient.identifier``); the upstream gets them as sent."""
     if not query:
         return query
     configured = policy.redact_fields
@@ -99,18 +117,32 @@ def stored_query(query: str, policy: BodyPolicy) -> str:
     masked = False
     for i, pair in enumerate(pairs):
         name, equals, _ = pair.partition("=")
-        if equals and unquote_plus(name).lower() in hidden:
+        if equals and _hidden_name(unquote_plus(name).lower(), hidden):
             pairs[i], masked = f"{name}={MASK}", True
     return "&".join(pairs) if masked else query
+
+
+def _hidden_name(name: str, hidden: frozenset[str]) -> bool:
+    return name in hidden or (
+        ("." in name or ":" in name) and not hidden.isdisjoint(_SEARCH_PARTS.split(name))
+    )
+
+
+def stored_url(url: str, policy: BodyPolicy) -> str:
+    """A URL (or a path with its query) as stored or shown: its query as :func:`stored_query` keeps it."""
+    base, mark, query = url.partition("?")
+    return f"{base}?{stored_query(query, policy)}" if mark else url
 
 
 def _redacted(body: bytes, text: str, fields: list[str]) -> tuple[str | None, bool]:
     """Redaction fails closed: a body that is JSON, whatever its content type says, has the
     fields masked; any other is kept only if it names none of them."""
+    lowered = _lowered(tuple(fields))
     try:
-        doc, changed = _redact(json_text.loads(body), frozenset(fields))
+        doc, changed = _redact(json_text.loads(body), lowered)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
-        return (None, False) if any(field in text for field in fields) else (text, True)
+        folded = text.lower()
+        return (None, False) if any(field in folded for field in lowered) else (text, True)
     return (json_text.dumps(doc).decode(), False) if changed else (text, True)
 
 
@@ -140,7 +172,7 @@ def stored_body(body: bytes, policy: BodyPolicy, *, store: bool) -> tuple[str | 
 def stored_document(doc: Any, policy: BodyPolicy) -> Any:
     """A JSON document a mediator reports beside its messages (its properties, its error) as stored:
     the channel's configured fields masked wherever they appear in it."""
-    return _redact(doc, frozenset(policy.redact_fields))[0] if policy.redact_fields else doc
+    return _redact(doc, _lowered(tuple(policy.redact_fields)))[0] if policy.redact_fields else doc
 
 
 def body_bytes(body: Any) -> bytes:
@@ -180,9 +212,16 @@ def _redacted_except(doc: dict[str, Any], kept: frozenset[str], policy: BodyPoli
     return {k: v if k in kept else redacted[k] for k, v in doc.items()}
 
 
+# the fields of a reported message that may carry a query string
+QUERIES = {"querystring": stored_query, "url": stored_url, "path": stored_url}
+
+
 def _stored_message(message: dict[str, Any], policy: BodyPolicy, *, store: bool) -> dict[str, Any]:
     headers = stored_headers(header_lines(message.get("headers") or {}), policy)
     kept = {**_redacted_except(message, MESSAGE_FIELDS, policy), "headers": headers}
+    for field, stored in QUERIES.items():
+        if isinstance(kept.get(field), str):
+            kept[field] = stored(kept[field], policy)
     if "body" in message:
         text, _ = stored_body(body_bytes(message["body"]), policy, store=store)
         if text is None:

@@ -29,6 +29,7 @@ from hub.gateway.body_policy import (
     stored_orchestration,
     stored_query,
     stored_reply_fields,
+    stored_url,
 )
 from hub.gateway.forward import GatewayRequest, UpstreamResult
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
@@ -73,10 +74,17 @@ def _text(body: bytes, policy: BodyPolicy) -> str | None:
 
 
 def _orchestration(
-    route: Route, method: str, url: str, result: UpstreamResult | None, error: HubError | None = None
+    route: Route,
+    method: str,
+    url: str,
+    policy: BodyPolicy,
+    result: UpstreamResult | None,
+    error: HubError | None = None,
 ) -> dict[str, Any]:
     """The primary route's call. Its bodies are the transaction's own request and response
-    (as in OpenHIM), so they are stored once, there, not copied into the orchestration."""
+    (as in OpenHIM), so they are stored once, there, not copied into the orchestration; its URL's
+    query as the transaction's is stored."""
+    url = stored_url(url, policy)
     if result is None:
         doc: dict[str, Any] = {"name": route.name, "request": {"method": method, "url": url}}
     else:
@@ -141,11 +149,13 @@ async def process(
     tx_id, started = await runtime.log_writer.open(opening)
     try:
         response, closing, deliveries = await _run(runtime, spec, request, tx_id)
+        # a close the database refuses even bare (hub.gateway.log_process) fails the request
+        # too: its deliveries are not queued, and its transaction must not stay Processing
+        await runtime.log_writer.close(tx_id, closing, started, deliveries)
     except Exception as exc:
         await _close_failed(runtime, tx_id, started, exc)
         metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
         raise
-    await runtime.log_writer.close(tx_id, closing, started, deliveries)
     metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
     return response
 
@@ -223,13 +233,13 @@ async def _call_primary(
             exc.status,
             headers,
             body.decode(),
-            [_orchestration(route, request.method, url, None, exc)],
+            [_orchestration(route, request.method, url, policy, None, exc)],
             {},
             error={"message": exc.detail},
         )
         return GatewayResponse(exc.status, headers, body, tx_id, Status.FAILED), closing
 
-    orchestration = _orchestration(route, request.method, url, result)
+    orchestration = _orchestration(route, request.method, url, policy, result)
     if reply is None:
         status = transactions.status_for(result.status)
         closing = transactions.Closing(

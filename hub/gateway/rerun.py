@@ -2,8 +2,9 @@
 
 A rerun sends exactly the request that arrived, or is refused with a 409 that says why: a body
 that was not stored whole (body policy, size cap, redaction) or that retention has culled, a
-masked header the channel would have passed upstream, or an original that is still in flight
-(Processing) or still owed by the outbox (Pending Async), which a rerun would only duplicate.
+masked header the channel would have passed upstream, a masked query parameter, or an original
+that is still in flight (Processing) or still owed by the outbox (Pending Async), which a rerun
+would only duplicate.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 from anyio import to_thread
 from sqlalchemy import select
@@ -58,6 +60,15 @@ def _load(
         )
         if tx.client_id and (client is None or not client.enabled):
             raise _refused(transaction_id, f"client {tx.client_id!r} is gone or disabled")
+        masked_query = [
+            unquote_plus(pair.partition("=")[0]) for pair in tx.query.split("&") if pair.endswith(f"={MASK}")
+        ]
+        if masked_query:
+            raise _refused(
+                transaction_id,
+                f"its query parameter(s) {', '.join(sorted(set(masked_query)))} were masked in the log "
+                "(credentials or the body policy's fields); send the request again instead",
+            )
         headers = {k: v for k, v in tx.request_headers.items() if v != MASK}
         masked = frozenset(k for k, v in tx.request_headers.items() if v == MASK)
         request = GatewayRequest(

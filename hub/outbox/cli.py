@@ -84,10 +84,11 @@ def outbox_list(
         "id", "created", "status", "route", "method", "url", "tx", "attempts", "HTTP", "next", "error"
     )
     with configured_database() as db, db.session() as session:
-        page = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
+        page = DeliverySummary.page(
+            session, service.list_page(session, filters=filters, before_id=before_id, limit=limit)
+        )
         if as_json:
-            rows = [DeliverySummary.model_validate(d).model_dump(mode="json") for d in page]
-            print_json(rows)
+            print_json([d.model_dump(mode="json") for d in page])
             return
         for d in page:
             table.add_row(

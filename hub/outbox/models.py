@@ -37,7 +37,7 @@ class Delivery(Base):
     route_name: Mapped[str] = mapped_column(String(255))
     primary: Mapped[bool] = mapped_column(default=False)
     method: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(String(4000))
+    url: Mapped[str] = mapped_column(Text)
     headers: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     auth: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # RouteAuth: env var names, no secret

@@ -29,7 +29,7 @@ def list_deliveries(
     filters = service.Filters(status=status, transaction_id=transaction_id, route=route)
     rows = service.list_page(session, filters=filters, before_id=before_id, limit=limit)
     return DeliveryPage(
-        items=[DeliverySummary.model_validate(r) for r in rows],
+        items=DeliverySummary.page(session, rows),
         next_before_id=next_cursor(rows, limit),
     )
 

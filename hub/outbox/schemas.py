@@ -7,17 +7,18 @@ A delivery that came through a channel is shown as that channel's body policy le
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from hub.api.fields import RowId
 from hub.channels.schemas import BodyPolicy
-from hub.gateway.body_policy import stored_body, stored_headers
+from hub.gateway.body_policy import stored_body, stored_headers, stored_url
 from hub.outbox.models import Delivery, DeliveryStatus
-from hub.outbox.service import CULLED, channel_policy, excerpt
+from hub.outbox.service import CULLED, channel_policies, channel_policy, excerpt
 
 BODY_EXCERPT_BYTES = 4096
 # Through no channel (the DHIS2 API's own deliveries): a route's fixed headers could hold a credential.
@@ -68,6 +69,20 @@ class DeliverySummary(BaseModel):
     updated_at: datetime
     delivered_at: datetime | None
 
+    @classmethod
+    def shown(cls, row: Delivery, policy: BodyPolicy | None) -> DeliverySummary:
+        """``row`` with its URL's query as the log keeps one (credentials, and the fields of
+        ``policy``, its channel's, masked): the delivery itself keeps the URL it must send."""
+        summary = cls.model_validate(row)
+        summary.url = stored_url(row.url, policy or BodyPolicy())
+        return summary
+
+    @classmethod
+    def page(cls, session: Session, rows: Sequence[Delivery]) -> list[DeliverySummary]:
+        """:meth:`shown` of each row, their channels' policies read at once."""
+        policies = channel_policies(session, (r.transaction_id for r in rows if r.transaction_id is not None))
+        return [cls.shown(r, policies.get(r.transaction_id or 0)) for r in rows]
+
 
 class DeliveryDetail(DeliverySummary):
     idempotency_key: str = Field(description="sent as the Idempotency-Key header on every attempt")
@@ -87,7 +102,7 @@ class DeliveryDetail(DeliverySummary):
         if session is None:
             raise ValueError(f"delivery {row.id} is not in a session: its channel's body policy is unknown")
         policy = channel_policy(session, row.transaction_id)
-        summary = DeliverySummary.model_validate(row).model_dump()
+        summary = DeliverySummary.shown(row, policy).model_dump()
         culled = row.body == CULLED
         body = None
         if row.body is not None and not culled:

@@ -38,6 +38,7 @@ from hub.gateway.body_policy import (
     stored_body,
     stored_orchestration,
     stored_reply_fields,
+    stored_url,
 )
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.metrics import GaugeReader
@@ -228,12 +229,20 @@ def channel_policy(session: Session, transaction_id: int | None) -> BodyPolicy |
     through none (e.g. the DHIS2 API's own deliveries)."""
     if transaction_id is None:
         return None
-    stored = session.scalar(
-        select(Channel.body_policy)
-        .join(Transaction, Transaction.channel_pk == Channel.id)
-        .where(Transaction.id == transaction_id)
+    return channel_policies(session, [transaction_id]).get(transaction_id)
+
+
+def channel_policies(session: Session, transaction_ids: Iterable[int]) -> dict[int, BodyPolicy]:
+    """:func:`channel_policy` of many transactions in one query; those through no channel are absent."""
+    ids = set(transaction_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Transaction.id, Channel.body_policy)
+        .join(Channel, Transaction.channel_pk == Channel.id)
+        .where(Transaction.id.in_(ids))
     )
-    return None if stored is None else BodyPolicy.model_validate(stored)
+    return {tx_id: BodyPolicy.model_validate(stored) for tx_id, stored in rows}
 
 
 def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
@@ -377,12 +386,15 @@ def _error_text(attempt: Attempt, status: DeliveryStatus) -> str | None:
     return f"{answer}; the mediator's outcome: {attempt.reply.transaction_status}"
 
 
-def orchestration(delivery: Delivery, attempt: Attempt, attempts: int, kept: str | None) -> dict[str, Any]:
-    """The OpenHIM orchestration for a delivery's final attempt; ``kept``: its answer, as it may be kept."""
+def orchestration(
+    delivery: Delivery, attempt: Attempt, attempts: int, kept: str | None, policy: BodyPolicy
+) -> dict[str, Any]:
+    """The OpenHIM orchestration for a delivery's final attempt; ``kept``: its answer, as it may be
+    kept; its URL's query as ``policy`` stores one."""
     doc = call_orchestration(
         delivery.route_name,
         delivery.method,
-        delivery.url,
+        stored_url(delivery.url, policy),
         attempt.started,
         attempt.elapsed_ms,
         attempt.status,
@@ -418,8 +430,10 @@ def _record_outcome(
     """Append the delivery's orchestration, then a mediator's own, to its transaction. A queued
     primary's outcome settles the transaction (status and response); then every settled route
     refines it (``transactions.settle_routes``)."""
-    docs = [orchestration(delivery, attempt, attempts, kept)]
-    reported = policy or BodyPolicy()  # through no channel, the default policy: it still masks credentials
+    # through no channel, the default policy: it still masks credentials (read here when the
+    # attempt got no answer, so the caller did not)
+    reported = policy or channel_policy(session, tx_id) or BodyPolicy()
+    docs = [orchestration(delivery, attempt, attempts, kept, reported)]
     if attempt.reply is not None:
         docs += [
             stored_orchestration(o.model_dump(mode="json", exclude_none=True), reported)

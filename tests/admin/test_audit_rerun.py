@@ -104,6 +104,30 @@ def test_a_rerun_that_would_lose_a_masked_header_the_upstream_was_sent_is_refuse
     assert rerun_owned.status_code == 200 and rerun_keyed.status_code == 200
 
 
+def test_a_rerun_that_would_send_a_masked_query_parameter_is_refused(hub, upstream, upstream_log):
+    spec = channel("fhir", r"/fhir/.*", upstream, body_policy={"redact_fields": ["identifier"]})
+    with hub.admin() as admin:
+        assert admin.post("/admin/channels", json=spec).status_code == 201
+    with hub.client("p1", PASSWORD) as p1:
+        searched = p1.get("/fhir/Patient", params={"identifier:exact": "NID999", "_count": "5"})
+        keyed = p1.get("/fhir/Observation", params={"access_token": "TOKEN1"})
+        plain = p1.get("/fhir/Encounter", params={"_count": "5"})
+    with hub.admin() as admin:
+        refused = {
+            name: admin.post(f"/admin/transactions/{r.headers['x-hub-transaction-id']}/rerun")
+            for name, r in (("identifier:exact", searched), ("access_token", keyed))
+        }
+        rerun = admin.post(f"/admin/transactions/{plain.headers['x-hub-transaction-id']}/rerun")
+
+    for name, r in refused.items():
+        assert r.status_code == 409 and name in r.json()["detail"], r.text
+    assert [q["query"] for q in upstream_log() if q["path"] != "/fhir/Encounter"] == [
+        "identifier%3Aexact=NID999&_count=5",
+        "access_token=TOKEN1",
+    ], "the masked values were never sent"
+    assert rerun.status_code == 200 and len(_sent(upstream_log, "/fhir/Encounter")) == 2
+
+
 @pytest.mark.parametrize("status", [Status.PROCESSING, Status.PENDING_ASYNC])
 def test_a_transaction_still_in_flight_or_owed_is_not_rerun(hub, upstream_log, status):
     with hub.client("p1", PASSWORD) as p1:

@@ -17,7 +17,13 @@ from hub import json_text
 from hub.channels.schemas import BodyPolicy
 from hub.db.session import Database
 from hub.gateway import pipeline
-from hub.gateway.body_policy import stored_body, stored_query, stored_reply_fields
+from hub.gateway.body_policy import (
+    stored_body,
+    stored_orchestration,
+    stored_query,
+    stored_reply_fields,
+    stored_url,
+)
 from hub.gateway.log_process import Close, GroupCommitter, writer_database
 from hub.mediators.response import MediatorResponse
 from hub.outbox.models import Delivery
@@ -97,6 +103,13 @@ def test_json_stored_never_carries_a_nul_escape(text, stored):
         (b"plain words", "text/plain", REDACTING, ("plain words", True)),
         (b'{"a":1}', "application/json", REDACTING, ('{"a":1}', True)),
         (b"a\x00b", "text/plain", BodyPolicy(), (None, False)),
+        (
+            b'{"NATIONALID":"N1","NationalId":"N2"}',
+            None,
+            REDACTING,
+            ('{"NATIONALID":"***","NationalId":"***"}', False),
+        ),
+        (b"NATIONALID=N1", "text/plain", REDACTING, (None, False)),
     ],
     ids=[
         "json-after-a-bom",
@@ -108,6 +121,8 @@ def test_json_stored_never_carries_a_nul_escape(text, stored):
         "not-json-naming-no-field",
         "json-without-the-fields",
         "nul-character",
+        "json-key-in-any-case",
+        "not-json-naming-a-field-in-any-case",
     ],
 )
 def test_stored_bodies_fail_closed(body, content_type, policy, expected):
@@ -122,11 +137,39 @@ def test_stored_bodies_fail_closed(body, content_type, policy, expected):
         ("access_token=SECRET&nationalId=NID999&x=1", "access_token=***&nationalId=***&x=1"),
         ("API_KEY=k&Signature=s&sig=t&keys=kept", "API_KEY=***&Signature=***&sig=***&keys=kept"),
         ("access%5Ftoken=S&client+secret=c&password", "access%5Ftoken=***&client+secret=c&password"),
+        (
+            "nationalId:exact=N1&subject:Patient.nationalId=N2&code:text=flu",
+            "nationalId:exact=***&subject:Patient.nationalId=***&code:text=flu",
+        ),
     ],
-    ids=["none", "nothing-to-mask", "credential-and-field", "any-case", "encoded-names"],
+    ids=[
+        "none",
+        "nothing-to-mask",
+        "credential-and-field",
+        "any-case",
+        "encoded-names",
+        "fhir-modifier-chain",
+    ],
 )
 def test_stored_queries_mask_credentials_and_configured_fields(query, stored):
     assert stored_query(query, REDACTING) == stored
+    assert stored_url(f"http://registry:8080/fhir/Patient?{query}", REDACTING).partition("?")[2] == stored
+
+
+def test_a_mediators_reported_queries_are_stored_masked():
+    reported = {
+        "name": "cr-lookup",
+        "request": {
+            "method": "GET",
+            "path": "/Patient?nationalId=NID999",
+            "querystring": "nationalId=NID999&access_token=SECRET&x=1",
+            "url": "http://cr:8080/Patient?token=SECRET&x=1",
+        },
+    }
+    stored = stored_orchestration(reported, REDACTING)["request"]
+    assert stored["path"] == "/Patient?nationalId=***"
+    assert stored["querystring"] == "nationalId=***&access_token=***&x=1"
+    assert stored["url"] == "http://cr:8080/Patient?token=***&x=1"
 
 
 @pytest.mark.parametrize(
@@ -275,3 +318,26 @@ def test_an_unexpected_error_closes_its_transaction_as_failed(make_hub, wire, mo
         [tx] = session.scalars(select(Transaction)).all()
     assert (tx.status, tx.response_status) == (Status.FAILED, 500)
     assert "RuntimeError" in tx.error["message"] and "NID999" not in json.dumps(tx.error)
+
+
+@pytest.mark.usefixtures("partner_password")
+def test_a_close_the_log_refuses_fails_the_request_and_does_not_stay_processing(make_hub, wire, monkeypatch):
+    wire.answer("/med/done", mediator_reply())
+    hub = start(make_hub, wire)
+    writer = hub.runtime.log_writer
+    close = writer.close
+
+    async def refusing(tx_id: int, closing: Any, started: int, deliveries: list[Any]) -> None:
+        if closing.status != Status.FAILED:  # as a close the database refuses even bare
+            raise RuntimeError("the database refused the close")
+        await close(tx_id, closing, started, deliveries)
+
+    monkeypatch.setattr(writer, "close", refusing)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/done")
+
+    assert wire.paths[-1] == "/med/done", "the upstream was called"
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    with hub.runtime.db.session() as session:
+        [tx] = session.scalars(select(Transaction)).all()
+    assert tx.status == Status.FAILED and "RuntimeError" in tx.error["message"]
