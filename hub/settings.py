@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-secret-key")
 
     host: str = "127.0.0.1"
-    port: int = 5001
+    port: int = Field(5001, ge=0, le=65535)  # 0: any free port
     # proxies whose X-Forwarded-For names a request's address (lockout counts per address);
     # a comma-separated list of addresses or networks, "*" for any
     forwarded_allow_ips: str = "127.0.0.1"
@@ -92,27 +92,28 @@ class Settings(BaseSettings):
     tls_key: str | None = None
     tls_client_ca: str | None = None
 
-    max_body_bytes: int = 10 * 1024 * 1024
-    upstream_timeout_s: float = Field(30.0, gt=0)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    upstream_timeout_s: float = Field(30.0, gt=0, allow_inf_nan=False)
 
     # argon2id cost (RFC 9106 / argon2-cffi defaults); production refuses less than OWASP's minimum
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 4
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
 
     # lockout (hub/auth/service.py, LockoutPolicy): failures per name and address, and per name
     auth_max_failures: int = Field(5, gt=0)
     auth_max_failures_per_name: int = Field(50, gt=0)
-    auth_lockout_s: float = Field(300.0, gt=0)
-    auth_cache_ttl_s: float = 60.0
+    # a finite time, at most ten years: "inf" would make every recorded failure overflow
+    auth_lockout_s: float = Field(300.0, gt=0, le=10 * 365 * 86400)
+    auth_cache_ttl_s: float = Field(60.0, ge=0, allow_inf_nan=False)
 
     embedded_worker: bool = True
-    outbox_poll_s: float = 1.0
-    outbox_batch: int = 20
-    outbox_max_attempts: int = 10
-    outbox_backoff_base_s: float = 2.0
-    outbox_backoff_max_s: float = 3600.0
-    outbox_lease_s: float = 120.0
+    outbox_poll_s: float = Field(1.0, gt=0, allow_inf_nan=False)
+    outbox_batch: int = Field(20, ge=1)
+    outbox_max_attempts: int = Field(10, ge=1)
+    outbox_backoff_base_s: float = Field(2.0, gt=0, allow_inf_nan=False)
+    outbox_backoff_max_s: float = Field(3600.0, gt=0, allow_inf_nan=False)
+    outbox_lease_s: float = Field(120.0, gt=0, allow_inf_nan=False)
     rerun_task_poll_s: float = Field(1.0, gt=0)  # how often hub serve looks for queued rerun tasks
 
     # Each hub serve process has a name, recorded on the transactions it opens and the rerun task

@@ -73,7 +73,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
+        # latin-1 reads any bytes; an id that is not SAFE_REQUEST_ID's ASCII is replaced below
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         rid = (
             incoming
             if SAFE_REQUEST_ID.match(incoming)

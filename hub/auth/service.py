@@ -113,10 +113,12 @@ def user_principal(user: User, via: str) -> Principal:
 
 def find_user(session: Session, email: str) -> User | None:
     """The user with this e-mail in any case, as OpenHIM matches e-mails; the exact one first,
-    should older data hold two that differ only by case."""
+    should older data hold two that differ only by case. The name is lowered as :func:`user_key`
+    lowers it, not by the database, whose ``lower()`` folds some letters otherwise (PostgreSQL's
+    makes ``İ`` an ``i``): every name that finds a user counts its failures under one key."""
     return session.scalar(
         select(User)
-        .where(func.lower(User.email) == func.lower(email))
+        .where(func.lower(User.email) == email.lower())
         .order_by((User.email == email).desc())
         .limit(1)
     )
@@ -307,10 +309,11 @@ class Authenticator:
     ) -> Principal:
         """Run a fast ``check`` of the name ``key`` from ``address`` under lockout rules: a
         ``None`` counts as a failure and raises 401."""
-        with self.db.session() as session:
-            had_failures = check_lockout(session, key, address)
-            principal = check(session)
-        return self._settle(key, address, principal, had_failures, fail)
+        with self._turns(key):  # one check of a name at a time, as in _password
+            with self.db.session() as session:
+                had_failures = check_lockout(session, key, address)
+                principal = check(session)
+            return self._settle(key, address, principal, had_failures, fail)
 
     def _settle(
         self,

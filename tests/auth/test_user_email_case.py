@@ -80,3 +80,12 @@ def test_users_that_already_differ_only_by_case_stop_the_upgrade_with_their_e_ma
     command.upgrade(config, "heads")
     with pytest.raises(IntegrityError), db.session() as session:
         session.add(User(email="CLERK@moh.example", password_hash="x", groups=[]))
+
+
+def test_a_name_found_only_by_the_databases_own_case_folding_is_no_user(db: Database) -> None:
+    """PostgreSQL's lower() makes "İ" an "i", Python's "i̇": were the database to fold the name,
+    "admİn@…" would sign in as "admin@…" with its failures counted under another lockout key."""
+    with db.session() as session:
+        service.create_user(session, email="admin@moh.example", password=PASSWORD, groups=["admin"])
+        assert service.find_user(session, "ADMIN@moh.example") is not None
+        assert service.find_user(session, "adm\u0130n@moh.example") is None

@@ -171,3 +171,27 @@ def test_lists_print_json_for_scripts(database_url, monkeypatch):
     assert (tx["id"], tx["path"], tx["status"]) == (tx_id, long_path, "Processing")
     [delivery] = listed("outbox", "list")
     assert delivery["transaction_id"] == tx_id and delivery["url"] == "http://up.test" + long_path
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HUB_AUTH_LOCKOUT_S", "inf"),
+        ("HUB_PORT", "70000"),
+        ("HUB_OUTBOX_BATCH", "0"),
+        ("HUB_MAX_BODY_BYTES", "-1"),
+        ("HUB_ARGON2_PARALLELISM", "0"),
+        ("HUB_OUTBOX_MAX_ATTEMPTS", "0"),
+        ("HUB_OUTBOX_POLL_S", "0"),
+        ("HUB_OUTBOX_BACKOFF_BASE_S", "-1"),
+        ("HUB_AUTH_CACHE_TTL_S", "-5"),
+    ],
+)
+def test_numbers_out_of_their_range_are_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch, variable, value
+):
+    """Not taken as they come: an infinite lockout made every failure overflow (a 500, nothing
+    counted), port 70000 bound 4464, a batch of 0 never sent a delivery."""
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    monkeypatch.setenv(variable, value)
+    refused(hub("client", "list"), variable)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -164,6 +165,17 @@ def test_auth_ts_that_names_no_time_is_401(hub):
     headers = token_headers(hub, *ADMIN, ts_text=lambda _: "Sun Nov 31 2026 25:00:00 GMT+0000")
     r = httpx.get(f"{hub.url}/mediators", headers=headers)
     assert r.status_code == 401 and "auth-ts" in r.json()["detail"]
+
+
+def test_wrong_tokens_sent_at_once_get_no_more_tries_than_the_limit(make_hub):
+    """As Basic: each check of a name waits for the one before, so each sees its failure."""
+    hub = make_hub(admin_legacy_token_auth=True, auth_max_failures=3, auth_lockout_s=60)
+    guesses = [token_headers(hub, ADMIN[0], f"guess-{i}") for i in range(20)]
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(
+            pool.map(lambda h: httpx.get(f"{hub.url}/mediators", headers=h, timeout=30).status_code, guesses)
+        )
+    assert codes.count(401) == 3 and codes.count(429) == 17, codes
 
 
 def test_missing_token_header_is_401(hub):

@@ -33,6 +33,14 @@ def test_health_ready_and_metrics_are_public(make_hub, upstream, monkeypatch):
     assert "hub_outbox_depth" in text and "hub_outbox_oldest_age_seconds" in text
 
 
+@pytest.mark.parametrize("sent", [b"caf\xe9", b"\xff\xfe", b"ok-but-" + b"x" * 300])
+def test_a_request_id_that_cannot_be_kept_is_replaced(make_hub, sent):
+    hub = make_hub()
+    r = httpx.get(f"{hub.url}/health", headers={"X-Request-ID": sent})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"].encode() != sent and len(r.headers["x-request-id"]) >= 16
+
+
 def test_ready_is_503_when_schema_is_behind(make_hub, database_url):
     hub = make_hub()
     command.downgrade(alembic_config(database_url), "base")
