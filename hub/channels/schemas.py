@@ -19,13 +19,33 @@ TimeoutS = Annotated[
 MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
+# Environment variables a route may not name: the hub's own settings (its database URL, secret
+# key, first admin's password), Airflow's connections and keys, PostgreSQL's password. Channels
+# come from the admin API too: any name would let an admin have the hub send them to any URL.
+RESERVED_ENV_PREFIXES = ("HUB_", "AIRFLOW_", "PGPASS")
+
+
 class RouteAuth(BaseModel):
     """Credentials the hub presents upstream; secrets come from the environment, never the file."""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["basic", "bearer", "apitoken"]
     username: str | None = None
-    secret_env: str = Field(description="environment variable holding the password or token")
+    secret_env: str = Field(
+        pattern="^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the password or token; not one of the hub's own "
+        f"({', '.join(p + '*' for p in RESERVED_ENV_PREFIXES)})",
+    )
+
+    @field_validator("secret_env")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.upper().startswith(RESERVED_ENV_PREFIXES):
+            raise ValueError(
+                f"{value} is one of the hub's own settings or another system's secrets; give the "
+                "upstream's secret a variable of its own"
+            )
+        return value
 
 
 class Route(BaseModel):

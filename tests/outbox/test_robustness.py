@@ -65,8 +65,8 @@ def test_an_unexpected_error_while_sending_is_a_failed_attempt_that_ends_dead(
 def test_a_credential_httpx_cannot_send_fails_the_attempt_without_recording_it(
     db: Database, worker: Worker, upstream: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUB_TEST_TOKEN", "s\u00e9cret-token")  # not ASCII: no HTTP header can carry it
-    auth = {"type": "bearer", "secret_env": "HUB_TEST_TOKEN"}
+    monkeypatch.setenv("UPSTREAM_TEST_TOKEN", "s\u00e9cret-token")  # not ASCII: no HTTP header can carry it
+    auth = {"type": "bearer", "secret_env": "UPSTREAM_TEST_TOKEN"}
     (delivery_id,) = enqueue(db, spec(f"{upstream}/api", auth=auth, max_attempts=2))
 
     work_until(worker, db, [delivery_id])
@@ -80,7 +80,7 @@ def test_a_credential_httpx_cannot_send_fails_the_attempt_without_recording_it(
 def test_an_exceptions_text_is_kept_with_every_credential_sent_masked(
     db: Database, make_worker: Callable[..., Worker], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HUB_TEST_TOKEN", "tok-3f9a2c")
+    monkeypatch.setenv("UPSTREAM_TEST_TOKEN", "tok-3f9a2c")
 
     def refuse(request: httpx.Request) -> httpx.Response:
         sent = request.headers
@@ -89,7 +89,7 @@ def test_an_exceptions_text_is_kept_with_every_credential_sent_masked(
     worker = make_worker()
     worker.http.close()
     worker.http = httpx.Client(transport=httpx.MockTransport(refuse))
-    auth = {"type": "bearer", "secret_env": "HUB_TEST_TOKEN"}
+    auth = {"type": "bearer", "secret_env": "UPSTREAM_TEST_TOKEN"}
     headers = {"content-type": "application/json", "X-Api-Key": "route-key-77"}
     (delivery_id,) = enqueue(db, spec("http://registry.test/fhir", auth=auth, headers=headers))
 

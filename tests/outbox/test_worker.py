@@ -175,14 +175,14 @@ def test_credentials_are_added_at_send_time_and_never_stored(
 def test_missing_credentials_are_a_transient_error_naming_the_variable(
     db: Database, worker: Worker, upstream: str, upstream_log: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    auth = {"type": "bearer", "secret_env": "HUB_TEST_UNSET_TOKEN"}
+    auth = {"type": "bearer", "secret_env": "UPSTREAM_TEST_UNSET_TOKEN"}
     (delivery_id,) = enqueue(db, spec(f"{upstream}/api", auth=auth))
 
     worker.run_once()
 
     row = load(db, delivery_id)
     assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 1)
-    assert "HUB_TEST_UNSET_TOKEN is not set" in (row.last_error or "")
+    assert "UPSTREAM_TEST_UNSET_TOKEN is not set" in (row.last_error or "")
     assert upstream_log() == []
 
 
