@@ -11,7 +11,7 @@ import base64
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -32,6 +32,7 @@ HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
+        "proxy-connection",
         "proxy-authenticate",
         "proxy-authorization",
         "te",
@@ -49,8 +50,20 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "auth-ts",
     "auth-salt",
     "auth-token",
+    # the hub answered it and holds the whole body: aiohttp would hold the body back for a 100
+    # that an HTTP/1.0 upstream never sends (RFC 9110 10.1.1)
+    "expect",
+    # aiohttp asks for the codings it decodes; the hub frames its own answer to the client
+    "accept-encoding",
 }
-RESPONSE_DROPPED = HOP_BY_HOP | {"content-encoding", "server", "date"}
+# the hub's own X-Request-ID is the one the client gets (RequestIdMiddleware adds it)
+RESPONSE_DROPPED = HOP_BY_HOP | {"content-encoding", "server", "date", "x-request-id"}
+STILL_ENCODED_DROPPED = RESPONSE_DROPPED - {"content-encoding"}
+# What aiohttp decodes: a Content-Encoding naming one of these alone, in any case (it refuses a br
+# or zstd answer without their libraries, and never asks for one). It passes any other body as received.
+DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+# Connection values that list no header: the common case costs one set lookup
+PLAIN_CONNECTION = frozenset({"keep-alive", "close", "Keep-Alive", "Close"})
 PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
 
 
@@ -129,11 +142,20 @@ def route_credentials(auth: RouteAuth | None) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
 
 
+def with_connection_options(dropped: frozenset[str], connection: str | None) -> frozenset[str]:
+    """``dropped`` and the names a Connection header lists (``close, X-Internal-Token``): they were
+    meant for this hop only, and a proxy removes them (RFC 9110 7.6.1)."""
+    if connection is None or connection in PLAIN_CONNECTION:
+        return dropped
+    return dropped | {name.strip().lower() for name in connection.split(",")}
+
+
 def upstream_headers(
     route: Route, request: GatewayRequest, transaction_id: int, *, credentials: bool = True
 ) -> dict[str, str]:
     """Headers for the upstream call; ``credentials=False`` leaves out everything secret (for storage)."""
-    headers = {k: v for k, v in request.headers.items() if k not in NOT_FORWARDED}
+    dropped = with_connection_options(NOT_FORWARDED, request.headers.get("connection"))
+    headers = {k: v for k, v in request.headers.items() if k not in dropped}
     if credentials and route.forward_auth and "authorization" in request.headers:
         headers["authorization"] = request.headers["authorization"]
     headers.update({k.lower(): v for k, v in route.headers.items()})
@@ -164,22 +186,36 @@ def combined(lines: Iterable[tuple[str, str]]) -> dict[str, str]:
     return fields
 
 
-def response_headers(lines: Iterable[tuple[str, str]]) -> MultiDict[str]:
+def response_headers(
+    lines: Iterable[tuple[str, str]], dropped: frozenset[str] = RESPONSE_DROPPED
+) -> MultiDict[str]:
     """The answer headers the hub passes on, from an upstream or a mediator's reply, line by
     line: a name on several lines (``set-cookie``) keeps each.
 
-    Names are lower-cased; hop-by-hop and framing headers are dropped (the hub frames its own
-    response). A value of printable ASCII passes as it is; any other (text outside Latin-1,
-    which Starlette cannot encode, or control characters, which would break the response) is
-    percent-encoded, so the client always gets a well-formed answer and the log stores the
-    headers exactly as sent.
+    Names are lower-cased; ``dropped`` names are left out: hop-by-hop and framing headers (the
+    hub frames its own response) and the upstream's X-Request-ID (:data:`RESPONSE_DROPPED`; for an
+    upstream's answer, :func:`answer_dropped`). A value of printable ASCII passes as it is; any
+    other (text outside Latin-1, which Starlette cannot encode, or control characters, which would
+    break the response) is percent-encoded, so the client always gets a well-formed answer and the
+    log stores the headers exactly as sent.
     """
     passed: MultiDict[str] = MultiDict()
     for name, value in lines:
         name = name.lower()
-        if name not in RESPONSE_DROPPED:
+        if name not in dropped:
             passed.add(name, value if value.isascii() and value.isprintable() else _percent_encoded(value))
     return passed
+
+
+def answer_dropped(answer: Mapping[str, str]) -> frozenset[str]:
+    """The names left out of an upstream's answer (``answer``: its headers). Content-Encoding goes
+    only with the coding aiohttp removed: a body passed on as received (``x-gzip``) keeps the header
+    that says how to read it."""
+    coding = answer.get("content-encoding")
+    encoded = coding is not None and coding.lower() not in DECODED_CODINGS
+    return with_connection_options(
+        STILL_ENCODED_DROPPED if encoded else RESPONSE_DROPPED, answer.get("connection")
+    )
 
 
 @lru_cache(maxsize=64)
@@ -237,7 +273,7 @@ class Upstream:
             ) from exc
         return UpstreamResult(
             response.status,
-            response_headers(response.headers.items()),
+            response_headers(response.headers.items(), answer_dropped(response.headers)),
             content,
             started,
             (time.perf_counter() - t0) * 1000,
