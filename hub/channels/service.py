@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub.channels.models import Channel, ChannelAudit
 from hub.channels.patterns import MATCH_TIMEOUT_S, compiled
 from hub.channels.schemas import ChannelOut, ChannelSpec
-from hub.errors import Conflict, MethodNotAllowed, NotFound
+from hub.errors import Conflict, MethodNotAllowed, NotFound, UnsupportedMediaType
 
 log = logging.getLogger("hub.channels")
 
@@ -204,14 +204,25 @@ class ChannelTable:
     def __init__(self, channels: Iterable[Channel]) -> None:
         self.entries = [_compiled(c) for c in channels if c.enabled]
 
-    def match(self, method: str, path: str) -> CompiledChannel:
-        """The first channel whose pattern matches the whole path and that takes the method."""
+    def match(self, method: str, path: str, content_type: str | None) -> CompiledChannel:
+        """The first channel whose pattern matches the whole path and that takes the method and the
+        content type, as OpenHIM matches (two channels may serve one path, each its own type); a
+        415 when channels take the path and method but none the type, a 405 when none the method."""
         path_matched: list[CompiledChannel] = []
+        refused_type: CompiledChannel | None = None
         for entry in self.entries:
             if entry.matches(path):
-                if method in entry.methods:
+                if method not in entry.methods:
+                    path_matched.append(entry)
+                elif entry.accepts_content_type(content_type):
                     return entry
-                path_matched.append(entry)
+                else:
+                    refused_type = refused_type or entry
+        if refused_type is not None:
+            types = ", ".join(refused_type.content_types)  # before authentication: no channel named
+            raise UnsupportedMediaType(
+                f"{path} takes {types}, not {content_type or 'a request without a content type'}"
+            )
         if path_matched:
             allowed = sorted(set().union(*(e.methods for e in path_matched)))
             raise MethodNotAllowed(

@@ -24,7 +24,6 @@ from hub.errors import (
     HubError,
     PayloadTooLarge,
     Unauthenticated,
-    UnsupportedMediaType,
 )
 from hub.gateway.forward import GatewayRequest, check_paths, combined
 from hub.gateway.pipeline import process, request_cap
@@ -95,13 +94,27 @@ async def read_body(request: Request, cap: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _header_value(raw: bytes) -> str:
+    """A header value as text: its UTF-8 when it is valid UTF-8, which aiohttp sends upstream as the
+    very bytes received; else Latin-1, a character per byte (aiohttp encodes text as UTF-8, so a
+    value that is not UTF-8 cannot reach the upstream byte for byte whatever it is read as)."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def request_headers(scope: Scope) -> dict[str, str]:
     """The request's headers, one field per name (ASGI gives them lower-cased): a name sent on
-    several lines has its values joined (:func:`combined`)."""
+    several lines has its values joined (:func:`combined`); values read by :func:`_header_value`,
+    so one sent in UTF-8 is forwarded as sent and logged as the text it is."""
     lines = scope["headers"]
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in lines}
+    try:
+        headers = {k.decode("latin-1"): v.decode() for k, v in lines}
+    except UnicodeDecodeError:
+        return combined((k.decode("latin-1"), _header_value(v)) for k, v in lines)
     if len(headers) < len(lines):
-        return combined((k.decode("latin-1"), v.decode("latin-1")) for k, v in lines)
+        return combined((k.decode("latin-1"), v.decode()) for k, v in lines)
     return headers
 
 
@@ -165,15 +178,10 @@ async def gateway(request: Request) -> Response:
         if "." in decoded and DOT_SEGMENT.search(decoded):
             # a pattern approves the path as it reads; an upstream, or aiohttp, would resolve it
             raise BadRequest("the path has a '.' or '..' segment (perhaps percent-encoded); send it resolved")
-        channel = runtime.channels.match(request.method, url_path(scope))
+        channel = runtime.channels.match(request.method, url_path(scope), request.headers.get("content-type"))
         principal = None if channel.public else await authenticate_client(runtime, request)
         if principal is not None:
             authorise(channel, principal)
-        if not channel.accepts_content_type(request.headers.get("content-type")):
-            raise UnsupportedMediaType(
-                f"channel {channel.name!r} accepts {', '.join(channel.content_types)}, "
-                f"not {request.headers.get('content-type') or 'a request without a content type'}"
-            )
         path = raw_url_path(scope)
         check_paths(channel.spec.routes, path)
         body = await read_body(
@@ -194,5 +202,5 @@ async def gateway(request: Request) -> Response:
     )
     result = await process(runtime, channel, principal, incoming)
     headers = MultiDict(result.headers)
-    headers["x-hub-transaction-id"] = str(result.transaction_id)
+    headers["x-hub-transaction-id"] = headers["x-openhim-transactionid"] = str(result.transaction_id)
     return Response(result.body, status_code=result.status, headers=headers)

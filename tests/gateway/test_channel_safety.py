@@ -49,7 +49,7 @@ def test_a_catastrophic_pattern_is_no_match_within_its_time_limit(caplog, patter
     channels = table(document(name="slow", url_pattern=pattern), document(name="next", url_pattern=r"/r/.*"))
     started = time.perf_counter()
     with caplog.at_level(logging.WARNING, "hub.channels"):
-        matched = channels.match("GET", SLOW_PATH)
+        matched = channels.match("GET", SLOW_PATH, None)
     assert time.perf_counter() - started < QUICKLY_S
     assert matched.name == "next"
     assert bool(caplog.records) is runs_out

@@ -50,6 +50,19 @@ def test_upstream_header_values_outside_printable_ascii_are_percent_encoded_and_
     assert {k: tx.response_headers[k] for k in sent} == sent
 
 
+def test_a_utf8_request_header_value_is_forwarded_byte_for_byte_and_logged_as_its_text(
+    make_hub, upstream, upstream_log
+):
+    hub = start(make_hub, channel("names", r"/names", upstream))
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/names", headers={"x-patient-name": "José".encode(), "x-latin": b"caf\xe9"})
+    [received] = upstream_log()
+    # http.server reads header bytes as Latin-1: encoding back gives the bytes that arrived
+    assert received["headers"]["x-patient-name"].encode("latin-1") == "José".encode()
+    stored = logged(hub, r).request_headers
+    assert (stored["x-patient-name"], stored["x-latin"]) == ("José", "café")
+
+
 @pytest.mark.parametrize(
     ("sent", "forwarded"),
     [

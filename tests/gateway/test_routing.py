@@ -145,6 +145,45 @@ def test_role_not_allowed_is_403(make_hub, upstream):
     assert r.status_code == 403 and "none of the roles" in r.json()["detail"]
 
 
+def test_two_channels_serve_one_path_each_its_own_content_type(make_hub, upstream, upstream_log):
+    """As OpenHIM matches: path, method and content type; the first channel that takes all three."""
+    json_route = [{"name": "json", "url": upstream, "path": "/as-json", "primary": True}]
+    xml_route = [{"name": "xml", "url": upstream, "path": "/as-xml", "primary": True}]
+    hub = make_hub(
+        config(
+            upstream,
+            channel(
+                "orders-json",
+                r"/orders",
+                upstream,
+                priority=10,
+                content_types=["application/json"],
+                routes=json_route,
+            ),
+            channel(
+                "orders-xml",
+                r"/orders",
+                upstream,
+                priority=5,
+                content_types=["application/xml"],
+                routes=xml_route,
+            ),
+        )
+    )
+    with hub.client("partner-1", PASSWORD) as c:
+        as_json = c.post("/orders", content=b"{}", headers={"content-type": "application/json"})
+        as_xml = c.post(
+            "/orders", content=b"<o/>", headers={"content-type": "application/xml; charset=utf-8"}
+        )
+        as_text = c.post("/orders", content=b"o", headers={"content-type": "text/plain"})
+    assert (as_json.status_code, as_xml.status_code, as_text.status_code) == (200, 200, 415)
+    # OpenHIM's name for it too, which clients built for OpenHIM read
+    assert as_json.headers["x-openhim-transactionid"] == as_json.headers["x-hub-transaction-id"]
+    assert [r["path"] for r in upstream_log()] == ["/as-json", "/as-xml"]
+    assert as_text.headers["content-type"] == "application/problem+json"
+    assert "application/json" in as_text.json()["detail"] and "orders-json" not in as_text.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
