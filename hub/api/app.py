@@ -80,17 +80,16 @@ class RequestIdMiddleware:
             if SAFE_REQUEST_ID.match(incoming)
             else f"{REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
         )
-        token = request_id.set(rid)
+        # Not reset on the way out: the server runs each request in a task of its own (a context of
+        # its own), and the handler of an unexpected error, outside this layer, still needs the id.
+        request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id.reset(token)
+        await self.app(scope, receive, send_with_id)
 
 
 def prepare(runtime: Runtime) -> None:

@@ -175,4 +175,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)
-        return problem(500, "Internal error", "an unexpected error occurred; see the hub log")
+        rid = request_id.get()  # sent outside the request id layer: its header is added here
+        headers = {"x-request-id": rid} if rid else None
+        return problem(
+            500, "Internal error", "an unexpected error occurred; see the hub log", headers=headers
+        )

@@ -317,6 +317,8 @@ def test_an_unexpected_error_closes_its_transaction_as_failed(make_hub, wire, mo
     with hub.runtime.db.session() as session:
         [tx] = session.scalars(select(Transaction)).all()
     assert (tx.status, tx.response_status) == (Status.FAILED, 500)
+    # the answer names the request, as every other problem does, so the log line can be found
+    assert r.headers["x-request-id"] == r.json()["request_id"] == tx.request_id
     assert "RuntimeError" in tx.error["message"] and "NID999" not in json.dumps(tx.error)
 
 
