@@ -110,7 +110,9 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     outbox_poll_s: float = Field(1.0, gt=0, allow_inf_nan=False)
     outbox_batch: int = Field(20, ge=1)
-    outbox_max_attempts: int = Field(10, ge=1)
+    # with the default back-off (2 s doubling to an hour), 100 attempts span about four days
+    # of an upstream's outage before a delivery is dead-lettered (10 spanned about 17 minutes)
+    outbox_max_attempts: int = Field(100, ge=1)
     outbox_backoff_base_s: float = Field(2.0, gt=0, allow_inf_nan=False)
     outbox_backoff_max_s: float = Field(3600.0, gt=0, allow_inf_nan=False)
     outbox_lease_s: float = Field(120.0, gt=0, allow_inf_nan=False)

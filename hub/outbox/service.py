@@ -188,20 +188,27 @@ def unrecorded(attempt: Attempt, exc: Exception) -> Attempt:
 
 
 def is_transient(attempt: Attempt) -> bool:
-    """Worth retrying: no answer at all, a 5xx, 408 or 429."""
-    status = attempt.status
+    """Worth retrying: no answer at all, a 5xx, 408 or 429, also as the response inside a
+    mediator's reply (its own upstream was down), whatever the HTTP status of the reply."""
+    return _transient_status(attempt.status) or (
+        attempt.reply is not None and _transient_status(attempt.reply.response.status)
+    )
+
+
+def _transient_status(status: int | None) -> bool:
     return status is None or status >= 500 or status in TRANSIENT_4XX
 
 
 def verdict(attempt: Attempt, *, attempts: int, max_attempts: int) -> DeliveryStatus:
     """The delivery's status after ``attempt``, its ``attempts``-th; PENDING means "try again".
 
-    Any other answer settles it: delivered, unless the upstream refused it (4xx), or it is a
+    Any other answer settles it: delivered, unless the upstream refused it (4xx) or redirected it
+    (3xx: not followed, so the data did not arrive; the route's URL needs fixing), or it is a
     mediator's reply that is invalid or reports the work Failed.
     """
     if is_transient(attempt):
         return DeliveryStatus.DEAD if attempts >= max_attempts else DeliveryStatus.PENDING
-    if attempt.status is not None and 400 <= attempt.status < 500:
+    if attempt.status is not None and 300 <= attempt.status < 500:
         return DeliveryStatus.FAILED
     if attempt.error is not None or (
         attempt.reply is not None and attempt.reply.transaction_status == Status.FAILED

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from hub.mediators.response import MediatorResponse
 from hub.outbox.models import DeliveryStatus
 from hub.outbox.service import Attempt, Backoff, backoff_delay, excerpt, next_delay, retry_after_s, verdict
 
@@ -79,7 +80,8 @@ def answer(status: int | None, retry_after: str | None = None) -> Attempt:
         (200, DeliveryStatus.DELIVERED),
         (201, DeliveryStatus.DELIVERED),
         (204, DeliveryStatus.DELIVERED),
-        (302, DeliveryStatus.DELIVERED),
+        (302, DeliveryStatus.FAILED),  # not followed: the data did not arrive
+        (308, DeliveryStatus.FAILED),
         (400, DeliveryStatus.FAILED),
         (401, DeliveryStatus.FAILED),
         (404, DeliveryStatus.FAILED),
@@ -102,6 +104,18 @@ def test_verdict_on_one_attempt(status: int | None, expected: DeliveryStatus) ->
 def test_the_last_transient_failure_is_a_dead_letter(status: int | None) -> None:
     assert verdict(answer(status), attempts=3, max_attempts=3) == DeliveryStatus.DEAD
     assert verdict(answer(409), attempts=3, max_attempts=3) == DeliveryStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [(503, DeliveryStatus.PENDING), (429, DeliveryStatus.PENDING), (201, DeliveryStatus.DELIVERED)],
+    ids=str,
+)
+def test_a_mediators_inner_answer_decides_whether_to_retry(inner: int, expected: DeliveryStatus) -> None:
+    """A mediator answers HTTP 200 with its own upstream's 503: the work is owed, not refused."""
+    reply = MediatorResponse.model_validate({"response": {"status": inner}})
+    attempt = Attempt(NOW, 12.0, status=200, reply=reply)
+    assert verdict(attempt, attempts=1, max_attempts=3) == expected
 
 
 def test_next_delay_prefers_retry_after_on_429_and_503_capped_by_the_maximum() -> None:
