@@ -32,6 +32,7 @@ from hub.gateway.body_policy import (
     stored_url,
 )
 from hub.gateway.forward import GatewayRequest, UpstreamResult
+from hub.gateway.log_writer import LogUnavailable
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.outbox.service import DeliverySpec
 from hub.runtime import Runtime
@@ -153,7 +154,9 @@ async def process(
         # too: its deliveries are not queued, and its transaction must not stay Processing
         await runtime.log_writer.close(tx_id, closing, started, deliveries)
     except Exception as exc:
-        await _close_failed(runtime, tx_id, started, exc)
+        # but a writer that stopped before answering may have committed the close: left as it is
+        if not isinstance(exc, LogUnavailable):
+            await _close_failed(runtime, tx_id, started, exc)
         metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
         raise
     metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)

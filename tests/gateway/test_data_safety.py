@@ -25,6 +25,7 @@ from hub.gateway.body_policy import (
     stored_url,
 )
 from hub.gateway.log_process import Close, GroupCommitter, writer_database
+from hub.gateway.log_writer import LogUnavailable
 from hub.mediators.response import MediatorResponse
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
@@ -343,3 +344,24 @@ def test_a_close_the_log_refuses_fails_the_request_and_does_not_stay_processing(
     with hub.runtime.db.session() as session:
         [tx] = session.scalars(select(Transaction)).all()
     assert tx.status == Status.FAILED and "RuntimeError" in tx.error["message"]
+
+
+@pytest.mark.usefixtures("partner_password")
+def test_a_close_the_writer_committed_before_it_stopped_is_not_overwritten(make_hub, wire, monkeypatch):
+    wire.answer("/med/committed", mediator_reply())
+    hub = start(make_hub, wire)
+    writer = hub.runtime.log_writer
+    close = writer.close
+
+    async def committed_then_stopped(tx_id: int, closing: Any, started: int, deliveries: list[Any]) -> None:
+        await close(tx_id, closing, started, deliveries)
+        raise LogUnavailable("the transaction log writer stopped before confirming this write")
+
+    monkeypatch.setattr(writer, "close", committed_then_stopped)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/committed")
+
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    with hub.runtime.db.session() as session:
+        [tx] = session.scalars(select(Transaction)).all()
+    assert (tx.status, tx.response_status, tx.error) == (Status.SUCCESSFUL, 200, None)
