@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.common.errors import AdapterError
@@ -170,6 +170,19 @@ def install(app: FastAPI) -> None:
             "Invalid value",
             "a value in the request cannot be stored or searched for (e.g. a NUL character in text, "
             "or a number out of range)",
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # the database is down, unreachable or busy (SQLite's "database is locked"): the request
+        # may be sent again, so a 503 with Retry-After, as /ready says; the class only is logged,
+        # as the message may quote the statement's values
+        log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+        return problem(
+            503,
+            "Database unavailable",
+            "the hub's database is unavailable or busy; try again shortly",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -6,8 +6,10 @@ import httpx
 import pytest
 from alembic import command
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hub.api.app import NotMigrated, prepare
+from hub.channels import service as channels
 from hub.db.migrate import alembic_config
 from hub.runtime import Runtime
 from hub.transactions import service as transactions
@@ -83,3 +85,15 @@ def test_settle_heap_takes_the_start_up_heap_out_of_the_collectors_way() -> None
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_database_that_is_down_or_locked_is_a_503_to_send_again(make_hub, monkeypatch):
+    def locked(_session):
+        raise OperationalError("SELECT channels.id FROM channels", {}, Exception("database is locked"))
+
+    hub = make_hub()
+    monkeypatch.setattr(channels, "list_channels", locked)
+    with hub.admin() as admin:
+        r = admin.get("/admin/channels")
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"] == "5" and "SELECT" not in r.text
