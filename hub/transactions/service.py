@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, literal_column, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, delete, exists, insert, literal_column, select, update
+from sqlalchemy.orm import Session, aliased
 
 from hub.db.base import utcnow
 from hub.db.batches import in_batches
@@ -210,7 +210,15 @@ def list_page(
 
 
 def ids_matching(session: Session, *, filters: Filters, limit: int) -> list[int]:
-    return list(session.scalars(filters.apply(select(Transaction.id)).order_by(Transaction.id).limit(limit)))
+    """What a bulk rerun by filter takes, oldest first: not a transaction already rerun to success
+    (by id it still may be), so the same bulk rerun run twice does not send it again. Its
+    children are found through ``ix_transactions_parent_id``."""
+    child = aliased(Transaction)
+    rerun_well = exists().where(
+        child.parent_id == Transaction.id, child.status.in_((Status.SUCCESSFUL, Status.COMPLETED))
+    )
+    query = filters.apply(select(Transaction.id)).where(~rerun_well)
+    return list(session.scalars(query.order_by(Transaction.id).limit(limit)))
 
 
 def recover_processing(session: Session, orphans: Orphans) -> int:

@@ -128,6 +128,27 @@ def test_a_rerun_that_would_send_a_masked_query_parameter_is_refused(hub, upstre
     assert rerun.status_code == 200 and len(_sent(upstream_log, "/fhir/Encounter")) == 2
 
 
+def test_a_bulk_rerun_by_filter_leaves_out_what_a_rerun_already_settled(hub, upstream_log):
+    with hub.client("p1", PASSWORD) as p1:
+        first, second = (
+            int(p1.post(f"/echo/{n}", json={"n": n}).headers["x-hub-transaction-id"]) for n in (1, 2)
+        )
+    with hub.runtime.db.session() as session:  # as if the upstream had been down for both
+        session.execute(
+            update(Transaction).where(Transaction.id.in_([first, second])).values(status=Status.FAILED)
+        )
+    with hub.admin() as admin:
+        assert admin.post(f"/admin/transactions/{first}/rerun").status_code == 200
+        bulk = admin.post("/admin/transactions/rerun", json={"status": "Failed"}).json()
+        again = admin.post("/admin/transactions/rerun", json={"status": "Failed"}).json()
+        by_id = admin.post(f"/admin/transactions/{first}/rerun")
+
+    assert [r["parent_id"] for r in bulk] == [second], "the first was rerun to success already"
+    assert again == [], "and so was the second"
+    assert by_id.status_code == 200, "by id an admin still may"
+    assert [len(_sent(upstream_log, f"/echo/{n}")) for n in (1, 2)] == [3, 2]
+
+
 @pytest.mark.parametrize("status", [Status.PROCESSING, Status.PENDING_ASYNC])
 def test_a_transaction_still_in_flight_or_owed_is_not_rerun(hub, upstream_log, status):
     with hub.client("p1", PASSWORD) as p1:
