@@ -359,7 +359,7 @@ def _filters(status: str | None, channel: str | None, client_id: str | None) -> 
 @click.option("--status", default=None)
 @click.option("--channel", default=None)
 @click.option("--client", "client_id", default=None)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
 def transactions_list(
     status: str | None, channel: str | None, client_id: str | None, limit: int, as_json: bool
@@ -403,7 +403,7 @@ def transactions_show(transaction_id: int) -> None:
 @click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--status", default=None, help="rerun every transaction with this status")
 @click.option("--channel", default=None)
-@click.option("--limit", default=1000, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=1000, show_default=True)
 def transactions_rerun(ids: tuple[int, ...], status: str | None, channel: str | None, limit: int) -> None:
     """Rerun transactions by id or by filter, with a progress bar; exits 1 if any was refused."""
     if not ids and not (status or channel):

@@ -64,7 +64,7 @@ def outbox() -> None:
 @click.option("--route", default=None, help="route name")
 @click.option("--transaction", "transaction_id", type=ROW_ID, default=None)
 @click.option("--before-id", type=ROW_ID, default=None, help="show deliveries older than this id")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
 def outbox_list(
     status: str | None,

@@ -39,6 +39,9 @@ def hub(*args: str) -> Result:
         (["outbox", "list", "--before-id", TOO_BIG], "--before-id"),
         (["client", "add", "a b", "--role", "r"], "CLIENT_ID: String should match pattern"),
         (["client", "add", "lab", "--role", "r", "--cert-fingerprint", "abc"], "--cert-fingerprint: "),
+        (["transactions", "list", "--limit", "99999999999999999999"], "--limit"),
+        (["transactions", "rerun", "--status", "Failed", "--limit", "-1"], "--limit"),
+        (["outbox", "list", "--limit", "0"], "--limit"),
     ],
     ids=[
         "show-beyond-bigint",
@@ -49,6 +52,9 @@ def hub(*args: str) -> Result:
         "outbox-cursor-beyond-bigint",
         "client-id-with-a-space",
         "client-fingerprint-not-sha256",
+        "list-limit-beyond-bigint",
+        "rerun-limit-negative",
+        "outbox-limit-zero",
     ],
 )
 def test_bad_input_is_a_usage_error(args: list[str], needle: str) -> None:
