@@ -14,8 +14,9 @@ import time
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.auth import legacy
@@ -35,14 +36,24 @@ HEARTBEAT = TypeAdapter(HeartbeatIn)
 CONFIG = TypeAdapter(dict[str, Any])
 CHANNEL_NAMES = TypeAdapter(list[str] | None)
 
+NOT_AN_OBJECT = "the body must be a JSON object sent as application/json"
+
 _STARTED = time.monotonic()  # this module loads as the process builds its app
+
+
+def _message(error: ErrorDetails) -> str:
+    """Pydantic's message, but for a body that is not an object: FastAPI passes a body sent without
+    a JSON content type (``curl -d`` sends a form) as bytes, which no document model can name."""
+    if not error["loc"] and error["type"] in ("model_type", "dict_type"):
+        return NOT_AN_OBJECT
+    return error["msg"]
 
 
 def _parse(adapter: TypeAdapter[T], body: Any) -> T:
     try:
         return adapter.validate_python(body)
     except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        errors = [{"loc": list(e["loc"]), "msg": _message(e), "type": e["type"]} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
         raise BadRequest(detail, extra={"errors": errors}) from exc
 
@@ -133,6 +144,10 @@ def get_mediator(urn: str, _: AdminDep, session: SessionDep) -> MediatorOut:
     return service.to_out(service.get(session, urn))
 
 
-@router.delete("/mediators/{urn:path}", status_code=status.HTTP_204_NO_CONTENT, summary="Forget a mediator")
-def remove(urn: str, _: AdminDep, session: SessionDep) -> None:
+@router.delete("/mediators/{urn:path}", response_class=PlainTextResponse, summary="Forget a mediator")
+def remove(urn: str, admin: AdminDep, session: SessionDep) -> str:
+    """200 with OpenHIM core's text, which scripts written for it look for. Unlike OpenHIM core
+    (whose findOneAndRemove does not fail on a missing urn, so it answers 200 either way), an
+    unknown urn is a 404 problem+json, as everywhere else in the API: the urn was likely mistyped."""
     service.remove(session, urn=urn)
+    return f"Mediator with urn {urn} has been successfully removed by {admin.name}"

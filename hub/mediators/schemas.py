@@ -13,9 +13,17 @@ import functools
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 MASK = "**********"  # what OpenHIM core shows instead of a password
@@ -39,6 +47,20 @@ def semver_key(version: str) -> tuple[Any, ...]:
     major, minor, patch, pre = match.groups()
     ids = tuple((0, int(i), "") if i.isdigit() else (1, 0, i) for i in pre.split(".")) if pre else ()
     return int(major), int(minor), int(patch), not pre, ids
+
+
+def number_as_text(value: Any) -> Any:
+    """A number where OpenHIM keeps text is its text, as mongoose casts it."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _empty_is_none(value: Any) -> Any:
+    """An empty ``{}`` or ``[]`` is nothing given (mongoose casts ``{}`` to an empty array)."""
+    return None if value in ({}, []) else value
 
 
 @functools.cache
@@ -72,15 +94,16 @@ class _Camel(OpenHIMDocument):
 
 class ConfigDef(_Camel):
     """One setting a mediator exposes; ``template`` describes a struct's fields. As in OpenHIM's
-    schema, ``param`` and ``type`` are optional: a def without a param describes none, and one
-    without a type takes any value."""
+    schema, ``param`` and ``type`` are optional: a def without a param (or with ``""``) describes
+    none, and one without a type takes any value. Option values given as numbers are their text, and
+    an empty template is none, as mongoose casts them."""
 
-    param: str | None = Field(None, min_length=1)
+    param: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
     display_name: str | None = None
     description: str | None = None
     type: ConfigType | None = None
-    values: list[str] | None = None
-    template: list[ConfigDef] | None = None
+    values: list[Annotated[str, BeforeValidator(number_as_text)]] | None = None
+    template: Annotated[list[ConfigDef] | None, BeforeValidator(_empty_is_none)] = None
     array: bool = False
 
     @model_validator(mode="after")
@@ -117,7 +140,7 @@ class OpenHIMRoute(_Camel):
     primary: bool = False
     username: str | None = None
     password: str | None = None
-    type: Literal["http", "tcp", "mllp"] = "http"
+    type: Literal["http", "tcp", "mllp", "kafka"] = "http"  # only http is routed (install refuses others)
     status: Literal["enabled", "disabled"] = "enabled"
     forward_auth_header: bool = False
 
@@ -139,12 +162,13 @@ class OpenHIMChannel(_Camel):
     request_body: bool = True
     response_body: bool = True
     timeout: int | None = Field(None, ge=1, description="milliseconds")
-    status: Literal["enabled", "disabled"] = "enabled"
+    status: Literal["enabled", "disabled", "deleted"] = "enabled"  # anything but enabled installs disabled
 
 
 class _MediatorFields(_Camel):
     urn: str = Field(min_length=1, max_length=300 - len(CHANNEL_SOURCE_PREFIX))
-    version: str
+    # trimmed, as node-semver reads it; at most what mediators.version holds
+    version: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
     name: str = Field(min_length=1, max_length=255)
     description: str = ""
     endpoints: list[OpenHIMRoute] = Field(default_factory=list)  # needed by a new mediator only

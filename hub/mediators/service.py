@@ -90,20 +90,26 @@ def get(session: Session, urn: str, *, for_update: bool = False) -> Mediator:
 
 
 def _definition(mediator: MediatorIn) -> dict[str, Any]:
-    """The registration's columns, each list stored in OpenHIM's camelCase shape; no endpoints
-    when it sent none (an upgrade keeps the stored ones, as OpenHIM core does)."""
+    """The registration's columns, each list stored in OpenHIM's camelCase shape: only those it
+    sent, and no endpoints when it sent none. OpenHIM core upgrades with findByIdAndUpdate, which
+    sets only the fields given, so an upgrade that leaves out its description, defaultChannelConfig
+    or configDefs (and the config those defs describe) keeps the stored ones."""
 
     def dump(items: Iterable[Any]) -> list[dict[str, Any]]:
         return [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in items]
 
-    columns = {
-        "version": mediator.version,
-        "name": mediator.name,
+    optional = {
         "description": mediator.description,
         "default_channel_config": dump(mediator.default_channel_config),
         "config_defs": dump(mediator.config_defs),
+        "endpoints": dump(mediator.endpoints),
     }
-    return {**columns, "endpoints": dump(mediator.endpoints)} if mediator.endpoints else columns
+    sent = mediator.model_fields_set - (set() if mediator.endpoints else {"endpoints"})
+    return {
+        "version": mediator.version,
+        "name": mediator.name,
+        **{k: v for k, v in optional.items() if k in sent},
+    }
 
 
 def _kept_config(
@@ -139,7 +145,7 @@ def register(session: Session, *, mediator: MediatorIn) -> Mediator:
         return existing
     for key, value in _definition(mediator).items():
         setattr(existing, key, value)
-    config = _kept_config(mediator.config_defs, mediator.config, existing.config)
+    config = _kept_config(_defs(existing), mediator.config, existing.config)
     # The mediator just announced its defaults; if the admin's values differ, its next heartbeat says so.
     existing.config_pending = existing.config_pending or config != mediator.config
     existing.config = config

@@ -4,6 +4,7 @@ status the transaction closes with, and what of the orchestrations is stored and
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -234,3 +235,94 @@ def test_culling_strips_orchestration_bodies_in_the_database(db):
     assert (rows[old].request_body, rows[old].response_body, rows[old].bodies_culled) == (None, None, True)
     assert rows[empty].orchestrations == [] and rows[empty].bodies_culled
     assert rows[recent].orchestrations == orchestrations and not rows[recent].bodies_culled
+
+
+@pytest.mark.parametrize(
+    ("reported", "http_status", "expected"),
+    [
+        (
+            "Completed with Errors",
+            200,
+            Status.COMPLETED_WITH_ERRORS,
+        ),  # as OpenHIM's mediator template documents it
+        ("completed with errors", 200, Status.COMPLETED_WITH_ERRORS),
+        ("successful", 404, Status.SUCCESSFUL),
+        ("FAILED", 200, Status.FAILED),
+    ],
+    ids=["template-spelling", "lower-case", "known-word", "upper-case"],
+)
+def test_a_known_status_in_another_spelling_is_the_mediators_status(
+    make_hub, wire, reported, http_status, expected
+):
+    wire.answer("/med/spelled", mediator_reply(reported, http_status=http_status))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/spelled")
+    assert (r.status_code, r.text) == (http_status, "{}"), "the client gets the mediator's answer"
+    tx = logged(hub, r)
+    assert (tx.status, tx.status_reported) == (expected, True)
+
+
+@pytest.mark.parametrize(("http_status", "expected"), [(200, Status.SUCCESSFUL), (503, Status.FAILED)])
+def test_an_unknown_status_counts_as_none_given_and_is_logged(make_hub, wire, caplog, http_status, expected):
+    unknown = "Finished " + "x" * 100
+    wire.answer("/med/unknown", mediator_reply(unknown, http_status=http_status))
+    hub = start(make_hub, wire)
+    with caplog.at_level(logging.WARNING, "hub.mediators"), hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/unknown")
+    assert (r.status_code, r.text) == (http_status, "{}"), "the client gets the mediator's answer, not a 502"
+    tx = logged(hub, r)
+    assert (tx.status, tx.status_reported) == (expected, False), "the status comes from HTTP"
+    [record] = [r for r in caplog.records if r.name == "hub.mediators"]
+    assert (record.mediator, record.reported) == ("urn:mediator:wire-test", unknown[:64])
+
+
+def test_unreadable_orchestrations_and_properties_do_not_cost_the_client_its_answer(make_hub, wire, caplog):
+    orchestrations = [
+        {"name": "no status", "response": {"body": "asked again later"}},
+        {"name": "empty response", "response": {}},
+        {"name": "status 0", "response": {"status": 0}},
+        {"name": "headers as text", "request": {"method": "GET", "headers": "Authorization: Basic eA=="}},
+        {"request": {"method": "GET"}},
+        {"name": "status as a word", "response": {"status": "Fine" + SECRET}},
+    ]
+    wire.answer("/med/loose", mediator_reply(orchestrations=orchestrations, properties=[{"a": 1}]))
+    hub = start(make_hub, wire)
+    with caplog.at_level(logging.WARNING, "hub.mediators"), hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/loose")
+    assert (r.status_code, r.text) == (200, "{}")
+    tx = logged(hub, r)
+    assert tx.status == Status.SUCCESSFUL and tx.properties == {"value": [{"a": 1}]}
+    assert "properties" in caplog.text
+    _, no_status, empty, zero, text_headers, unnamed, word = tx.orchestrations
+    assert no_status["response"] == {"headers": {}, "body": "asked again later"} and empty["response"] == {
+        "headers": {}
+    }
+    assert zero["response"]["status"] == 0
+    assert text_headers["request"] == {"method": "GET", "headers": {}}
+    assert text_headers["hub_notes"] == ["request.headers was not a JSON object and was left out"]
+    assert unnamed["name"] == "(unnamed)"
+    assert unnamed["error"]["message"].endswith("1 problem(s), first: name: Field required")
+    assert word["name"] == "status as a word" and "response.status: " in word["error"]["message"]
+    assert SECRET not in json.dumps(tx.orchestrations), "an unreadable value is not copied into the note"
+
+
+def test_a_single_orchestration_given_without_its_array_is_kept(make_hub, wire):
+    wire.answer("/med/single", mediator_reply(orchestrations={"name": "lookup", "response": {"status": 200}}))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/single")
+    assert r.status_code == 200
+    assert [o["name"] for o in logged(hub, r).orchestrations] == ["med-primary", "lookup"]
+
+
+def test_an_invalid_reply_says_where_its_problem_is(make_hub, wire):
+    wire.answer("/med/invalid", mediator_reply(response={"status": "ok", "body": SECRET}))
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/invalid")
+    assert r.status_code == 502
+    assert r.json()["detail"] == (
+        "mediator returned an invalid application/json+openhim response: 1 problem(s), first: "
+        "response.status: Input should be a valid integer, unable to parse string as an integer"
+    )

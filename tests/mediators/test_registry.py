@@ -9,6 +9,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+from tests.conftest import ADMIN
 from tests.mediators.conftest import URN, add_viewer, mediator_doc
 
 
@@ -125,12 +126,15 @@ def test_urns_with_colons_and_escapes_reach_the_right_mediator(hub):
     assert escaped.status_code == 200 and escaped.json()["urn"] == urn
 
 
-def test_delete_forgets_the_mediator(hub):
+def test_delete_forgets_the_mediator_with_openhim_cores_answer(hub):
     with hub.admin() as c:
         c.post("/mediators", json=mediator_doc())
-        assert c.delete(f"/mediators/{URN}").status_code == 204
+        removed = c.delete(f"/mediators/{URN}")
         assert c.get(f"/mediators/{URN}").status_code == 404
-        assert c.delete(f"/mediators/{URN}").status_code == 404
+        again = c.delete(f"/mediators/{URN}")
+    assert removed.status_code == 200 and removed.headers["content-type"].startswith("text/plain")
+    assert removed.text == f"Mediator with urn {URN} has been successfully removed by {ADMIN[0]}"
+    assert again.status_code == 404 and again.headers["content-type"] == "application/problem+json"
 
 
 def test_admin_api_needs_an_admin(hub):
