@@ -4,6 +4,7 @@ cannot read a body, credentials in query strings."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -323,45 +324,42 @@ def test_an_unexpected_error_closes_its_transaction_as_failed(make_hub, wire, mo
     assert "RuntimeError" in tx.error["message"] and "NID999" not in json.dumps(tx.error)
 
 
+async def _refused_unless_failed(
+    close: Any, tx_id: int, closing: Any, started: int, deliveries: list[Any]
+) -> None:
+    """As a close the database refuses even bare: only the Failed close after it goes through."""
+    if closing.status != Status.FAILED:
+        raise RuntimeError("the database refused the close")
+    await close(tx_id, closing, started, deliveries)
+
+
+async def _committed_then_stopped(
+    close: Any, tx_id: int, closing: Any, started: int, deliveries: list[Any]
+) -> None:
+    """As a writer process that committed the close and died before answering."""
+    await close(tx_id, closing, started, deliveries)
+    raise LogUnavailable("the transaction log writer stopped before confirming this write")
+
+
 @pytest.mark.usefixtures("partner_password")
-def test_a_close_the_log_refuses_fails_the_request_and_does_not_stay_processing(make_hub, wire, monkeypatch):
+@pytest.mark.parametrize(
+    ("close_as", "answer", "kept"),
+    [
+        (_refused_unless_failed, 500, (Status.FAILED, 500)),  # not left Processing
+        (_committed_then_stopped, 503, (Status.SUCCESSFUL, 200)),  # not overwritten as Failed
+    ],
+    ids=["refused", "committed-then-stopped"],
+)
+def test_a_close_that_fails_leaves_the_truest_record(make_hub, wire, monkeypatch, close_as, answer, kept):
     wire.answer("/med/done", mediator_reply())
     hub = start(make_hub, wire)
     writer = hub.runtime.log_writer
-    close = writer.close
-
-    async def refusing(tx_id: int, closing: Any, started: int, deliveries: list[Any]) -> None:
-        if closing.status != Status.FAILED:  # as a close the database refuses even bare
-            raise RuntimeError("the database refused the close")
-        await close(tx_id, closing, started, deliveries)
-
-    monkeypatch.setattr(writer, "close", refusing)
+    monkeypatch.setattr(writer, "close", functools.partial(close_as, writer.close))
     with hub.client("partner-1", PASSWORD) as c:
         r = c.get("/med/done")
 
     assert wire.paths[-1] == "/med/done", "the upstream was called"
-    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == answer and r.headers["content-type"] == "application/problem+json"
     with hub.runtime.db.session() as session:
         [tx] = session.scalars(select(Transaction)).all()
-    assert tx.status == Status.FAILED and "RuntimeError" in tx.error["message"]
-
-
-@pytest.mark.usefixtures("partner_password")
-def test_a_close_the_writer_committed_before_it_stopped_is_not_overwritten(make_hub, wire, monkeypatch):
-    wire.answer("/med/committed", mediator_reply())
-    hub = start(make_hub, wire)
-    writer = hub.runtime.log_writer
-    close = writer.close
-
-    async def committed_then_stopped(tx_id: int, closing: Any, started: int, deliveries: list[Any]) -> None:
-        await close(tx_id, closing, started, deliveries)
-        raise LogUnavailable("the transaction log writer stopped before confirming this write")
-
-    monkeypatch.setattr(writer, "close", committed_then_stopped)
-    with hub.client("partner-1", PASSWORD) as c:
-        r = c.get("/med/committed")
-
-    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
-    with hub.runtime.db.session() as session:
-        [tx] = session.scalars(select(Transaction)).all()
-    assert (tx.status, tx.response_status, tx.error) == (Status.SUCCESSFUL, 200, None)
+    assert (tx.status, tx.response_status) == kept
