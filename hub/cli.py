@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
-from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -83,26 +81,22 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the hub: admin API, mediator API and every channel."""
     import uvicorn
 
+    from hub import config_file
     from hub.api.app import create_app
     from hub.runtime import settle_heap
-    from hub.tls import MutualTLSProtocol
+    from hub.tls import server_options
 
-    # The app's start-up refuses an un-migrated schema too, but uvicorn would report that as a
-    # traceback: say it here, in one line.
+    # The app's start-up refuses an un-migrated schema or a wrong config file too, and uvicorn
+    # loads the TLS files as it starts, but both would report a problem as a traceback: say it
+    # here, in one line.
     with configured_database() as database:
         problem = migrate.pending_message(database.engine)
     if problem:
         raise click.ClickException(problem)
     settings = get_settings()
-    tls: dict[str, Any] = {}
-    if settings.tls_cert:
-        tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key}
-        if settings.tls_client_ca:
-            tls |= {
-                "ssl_ca_certs": settings.tls_client_ca,
-                "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-                "http": MutualTLSProtocol,
-            }
+    if settings.config:
+        config_file.read(settings.config)
+    tls = server_options(settings)
     app = create_app(settings)
     settle_heap()
     uvicorn.run(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from hub.channels import service as channel_service
 from hub.channels.schemas import ChannelSpec
 from hub.clients import service as client_service
 from hub.dhis2.config import Dhis2Config
-from hub.settings import load_yaml
+from hub.settings import ConfigError, load_yaml
 
 log = logging.getLogger("hub.config")
 
@@ -50,28 +50,32 @@ class HubFile(BaseModel):
 
 
 def read(path: str) -> HubFile:
-    """Parse and validate the file; errors name the entry that is wrong, never the values given (a
-    password hash may be among them)."""
-    data: dict[str, Any] = load_yaml(path)
+    """Parse and validate the file, and check that the environment holds every password it names;
+    errors (:class:`ConfigError`) name the entry that is wrong, never the values given (a password
+    hash may be among them)."""
     try:
-        return HubFile.model_validate(data)
+        hub_file = HubFile.model_validate(load_yaml(path))
     except ValidationError as exc:
         problems = [
             f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors(include_input=False, include_url=False)
         ]
-        raise ValueError(f"{path}: {'; '.join(problems)}") from None
+        raise ConfigError(f"{path}: {'; '.join(problems)}") from None
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ConfigError(f"{path}: {' '.join(str(exc).split())}") from None
+    unset = [c for c in hub_file.clients if c.password_env and c.password_env not in os.environ]
+    if unset:
+        named = ", ".join(f"{c.client_id} ({c.password_env})" for c in unset)
+        raise ConfigError(f"{path}: the variables holding these clients' passwords are not set: {named}")
+    return hub_file
 
 
 def apply(session: Session, hub_file: HubFile) -> None:
     """Create or update the file's clients and channels; retire those an earlier file made and this one
     no longer lists. Clients and channels made through the admin API or by mediators are untouched."""
     for client in hub_file.clients:
-        password = os.environ.get(client.password_env) if client.password_env else None
-        if client.password_env and password is None:
-            raise ValueError(
-                f"client {client.client_id}: environment variable {client.password_env} is not set"
-            )
+        # read() checked that the variable is set
+        password = os.environ[client.password_env] if client.password_env else None
         client_service.upsert_from_config(session, config=client, password=password)
     channel_service.sync_from_config(session, hub_file.channels)
     retired_clients = client_service.retire_from_config(

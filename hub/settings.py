@@ -16,6 +16,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hub.auth.schemas import EMAIL_MAX_LENGTH, EMAIL_PATTERN, PASSWORD_MIN_LENGTH
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-key"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -23,6 +27,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECTIONS = frozenset({"clients", "channels", "dhis2"})
 # the width of an instance name's columns (transactions.instance, hub_instances.name, …)
 INSTANCE_NAME_LENGTH = 64
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+# what switches a retention step off from the environment (where an empty value is not None)
+OFF = frozenset({"", "off", "none", "never"})
 
 
 def _host_name() -> str:
@@ -78,7 +85,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
-    admin_email: str | None = None
+    # the first admin, held to the rules of a user the admin API makes
+    admin_email: str | None = Field(None, max_length=EMAIL_MAX_LENGTH, pattern=EMAIL_PATTERN)
     admin_password: SecretStr | None = None
     admin_legacy_token_auth: bool = Field(
         False,
@@ -131,8 +139,8 @@ class Settings(BaseSettings):
     instance_dead_after_s: float = Field(60.0, gt=0)  # an instance silent this long is dead
 
     # Retention (hub/transactions/retention.py), by age: transactions by when they started, settled
-    # outbox deliveries (delivered, failed, dead) by when they were queued. None switches a step off;
-    # an age of 0 or less would take everything, so it is refused.
+    # outbox deliveries (delivered, failed, dead) by when they were queued. None (in the environment:
+    # "off") switches a step off; an age of 0 or less would take everything, so it is refused.
     body_cull_after_days: float | None = Field(30.0, gt=0)
     purge_after_days: float | None = Field(365.0, gt=0)
 
@@ -147,6 +155,30 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL (sqlite:///PATH, postgresql+psycopg://HOST/DB)") from None
+        if backend not in DATABASE_BACKENDS:
+            raise ValueError(f"the hub runs on {' or '.join(DATABASE_BACKENDS)}, not {backend}")
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _admin_password(cls, value: SecretStr | None) -> SecretStr | None:
+        # said without the length given, which would tell something of the secret
+        if value is not None and len(value.get_secret_value()) < PASSWORD_MIN_LENGTH:
+            raise ValueError(f"must be at least {PASSWORD_MIN_LENGTH} characters")
+        return value
+
+    @field_validator("body_cull_after_days", "purge_after_days", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in OFF else value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -160,6 +192,13 @@ class Settings(BaseSettings):
             raise ValueError("HUB_SECRET_KEY must be set to a real secret when HUB_ENV=production")
         if self.env == "production" and (self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2):
             raise ValueError("argon2 cost below OWASP's minimum (19 MiB, 2 passes) is refused in production")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_needs_a_certificate(self) -> Settings:
+        # without a certificate the hub serves plain HTTP: a key or client CA alone would be ignored
+        if not self.tls_cert and (self.tls_key or self.tls_client_ca):
+            raise ValueError("HUB_TLS_KEY and HUB_TLS_CLIENT_CA need HUB_TLS_CERT")
         return self
 
     @model_validator(mode="after")

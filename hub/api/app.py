@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import config_file
-from hub.api import fhir, health, problems
+from hub.api import fhir, health, openapi, problems
 from hub.api.body_limit import BodyLimit
 from hub.auth.router import router as users_router
 from hub.auth.service import bootstrap_admin
@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     app.state.gauges = [outbox_service.gauges(runtime.db), mediator_service.gauges(runtime.db)]
     problems.install(app)
+    openapi.install(app)
     fhir.install(app)
     app.include_router(health.router)
     for router in (

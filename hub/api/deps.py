@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -63,16 +63,21 @@ def require_admin(principal: UserDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
-def needs_admin(route: Any) -> bool:
-    """Whether ``route`` (the one routing chose) depends, directly or through others, on the admin check."""
+def depends_on(route: Any, call: Callable[..., Any]) -> bool:
+    """Whether ``route`` depends, directly or through other dependencies, on ``call``."""
     dependant: Dependant | None = getattr(route, "dependant", None)
     pending = [dependant] if dependant is not None else []
     while pending:
         current = pending.pop()
-        if current.call is require_admin:
+        if current.call is call:
             return True
         pending.extend(current.dependencies)
     return False
+
+
+def needs_admin(route: Any) -> bool:
+    """Whether ``route`` (the one routing chose) depends on the admin check."""
+    return depends_on(route, require_admin)
 
 
 def check_admin_first(request: Request) -> None:

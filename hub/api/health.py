@@ -10,12 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import metrics
 from hub.api.deps import RuntimeDep
+from hub.api.openapi import PUBLIC
 from hub.db.migrate import pending_message
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", summary="Liveness: the process answers")
+@router.get("/health", summary="Liveness: the process answers", openapi_extra=PUBLIC)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -24,6 +25,7 @@ async def health() -> dict[str, str]:
     "/ready",
     summary="Readiness: database reachable and migrations current",
     responses={503: {"description": "not ready"}},
+    openapi_extra=PUBLIC,
 )
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     try:
@@ -35,7 +37,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, openapi_extra=PUBLIC)
 async def prometheus(request: Request) -> Response:
     body = await to_thread.run_sync(metrics.exposition, request.app.state.gauges)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -116,15 +116,8 @@ def _validation_detail(errors: list[Any]) -> tuple[int, str, list[dict[str, Any]
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json, and describe it in the
-    OpenAPI document."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document(app, FastAPI.openapi(app))  # made and kept by FastAPI: described once
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    """Register the handlers that turn every error into problem+json (:func:`document` describes
+    them in the OpenAPI document)."""
 
     @app.exception_handler(HubError)
     async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:

@@ -30,7 +30,7 @@ class ClientIn(BaseModel):
 
 class ClientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=255)
     roles: list[str] | None = None
     password: str | None = Field(None, min_length=8)
     cert_fingerprint: str | None = Field(None, description="SHA-256 of the client certificate; '' removes it")

@@ -95,10 +95,8 @@ def upsert_from_config(session: Session, *, config: ClientConfig, password: str 
         )
     except ValueError as exc:
         raise ValueError(f"client {config.client_id!r}: {exc}") from exc
-    if password is not None:
-        client.password_hash = hash_password(password)
-    elif config.password_hash:
-        client.password_hash = config.password_hash
+    # a file that names no password takes away the one an earlier file gave
+    client.password_hash = hash_password(password) if password is not None else config.password_hash
     session.flush()
     return client
 

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.api.openapi import PUBLIC
 from hub.auth import legacy
 from hub.channels import service as channel_service
 from hub.channels.schemas import ChannelOut
@@ -58,7 +59,11 @@ def _parse(adapter: TypeAdapter[T], body: Any) -> T:
         raise BadRequest(detail, extra={"errors": errors}) from exc
 
 
-@router.get("/authenticate/{user}", summary="OpenHIM legacy token auth: the salt and server time")
+@router.get(
+    "/authenticate/{user}",
+    summary="OpenHIM legacy token auth: the salt and server time",
+    openapi_extra=PUBLIC,
+)
 def authenticate(user: str, session: SessionDep, runtime: RuntimeDep) -> dict[str, str]:
     return legacy.challenge(session, user, runtime.settings.secret_key.get_secret_value().encode())
 
@@ -66,6 +71,7 @@ def authenticate(user: str, session: SessionDep, runtime: RuntimeDep) -> dict[st
 @router.get(
     "/heartbeat",
     summary="OpenHIM core's uptime check: this process's uptime and each mediator's, null when silent",
+    openapi_extra=PUBLIC,
 )
 def core_heartbeat(session: SessionDep) -> dict[str, Any]:
     """Public, as in OpenHIM core (its console and container health checks call it without

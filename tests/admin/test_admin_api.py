@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -159,3 +160,41 @@ def test_an_admin_cannot_remove_or_demote_themselves_in_another_case(hub):
     demoted = admin.patch(f"/admin/users/{shouted}", json={"groups": ["viewer"]})
     assert demoted.status_code == 409, demoted.text
     assert admin.get("/admin/users").status_code == 200  # still an admin
+
+
+# a value for each path parameter the API has, so that every operation can be called
+PATH_VALUES = {
+    "api_version": "",
+    "format": ".json",
+    "uid": "a1234567890",
+    "job_id": "a1234567890",
+    "urn": "urn:mediator:x",
+    "email": "someone@hub.test",
+}
+
+
+def test_openapi_declares_how_each_operation_authenticates_and_each_holds_to_it(hub):
+    """Every operation the document says needs credentials answers 401 without them; the public ones
+    do not; the schemes named are declared."""
+    doc = httpx.get(hub.url + "/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert {"basic", "bearer", "mutualTLS", "openhimToken"} <= set(schemes)
+    assert schemes["basic"] == {**schemes["basic"], "type": "http", "scheme": "basic"}
+    public, secured = set(), set()
+    with httpx.Client(base_url=hub.url, timeout=30) as anonymous:
+        for path, operations in doc["paths"].items():
+            url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "1"), path)
+            for method, operation in operations.items():
+                security = operation.get("security", doc["security"])
+                assert all(name in schemes for requirement in security for name in requirement)
+                status = anonymous.request(method.upper(), url).status_code
+                if security:
+                    assert status == 401, (method, path, status)
+                    secured.add(path)
+                else:
+                    assert status != 401, (method, path, status)
+                    public.add(path)
+                if path.startswith(("/admin/", "/mediators")):
+                    assert {"openhimToken": []} in security, (method, path)
+    assert public == {"/health", "/ready", "/metrics", "/authenticate/{user}", "/heartbeat", "/fhir/metadata"}
+    assert "/api{api_version}/dataValueSets{format}" in secured

@@ -146,6 +146,13 @@ def test_a_time_beyond_the_calendar_in_utc_is_422(hub):
     assert_problem(r, 422, "query.until: Value error, the time is out of range once converted to UTC")
 
 
+@pytest.mark.parametrize("name", ["", "x" * 256], ids=["empty", "too-long"])
+def test_a_client_name_patched_empty_or_past_its_column_is_422_and_kept(hub, name):
+    """A client is made with a name of 1 to 255 characters; PATCH took an empty one."""
+    assert_problem(send(hub, "PATCH", "/admin/clients/p1", json={"name": name}), 422, "body.name")
+    assert send(hub, "GET", "/admin/clients/p1").json()["name"] == "P1"
+
+
 # -- bulk rerun --------------------------------------------------------------------------------------
 
 

@@ -195,3 +195,78 @@ def test_numbers_out_of_their_range_are_refused_naming_the_variable(
     monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
     monkeypatch.setenv(variable, value)
     refused(hub("client", "list"), variable)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        ("HUB_DATABASE_URL", "./var/hub.db", "not a database URL"),
+        ("HUB_DATABASE_URL", "mysql://hub:s3cret-db-pw@db/hub", "not mysql"),
+        ("HUB_ADMIN_EMAIL", "admin at hub", "HUB_ADMIN_EMAIL"),
+        ("HUB_ADMIN_PASSWORD", "s3cret", "at least 10 characters"),
+        ("HUB_TLS_CLIENT_CA", "/etc/ssl/ca.pem", "need HUB_TLS_CERT"),
+        ("HUB_TLS_KEY", "/etc/ssl/key.pem", "need HUB_TLS_CERT"),
+    ],
+)
+def test_settings_that_would_fail_later_are_refused_at_once(
+    tmp_path: Path, monkeypatch, variable, value, needle
+):
+    """A malformed database URL was a traceback from every command; a first admin the API would
+    refuse was made anyway; a client CA without a certificate was ignored (plain HTTP, no word)."""
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    monkeypatch.setenv(variable, value)
+    line = refused(hub("client", "list"), variable)
+    assert needle in line and "s3cret" not in line
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_retention_steps_are_switched_off_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HUB_BODY_CULL_AFTER_DAYS", "off")
+    monkeypatch.setenv("HUB_PURGE_AFTER_DAYS", "Never")
+    settings = get_settings()
+    assert (settings.body_cull_after_days, settings.purge_after_days) == (None, None)
+    monkeypatch.setenv("HUB_PURGE_AFTER_DAYS", "90")
+    get_settings.cache_clear()
+    assert get_settings().purge_after_days == 90
+
+
+def serve_refused(tmp_path: Path, monkeypatch, needle: str, **config: object) -> str:
+    """``hub serve`` on a migrated database with ``config`` as its file: refused in one line (never
+    listening: that would hang the test)."""
+    monkeypatch.setattr("uvicorn.run", lambda *a, **kw: pytest.fail("hub serve started"))
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    assert hub("db", "upgrade").exit_code == 0
+    if config:
+        path = tmp_path / "hub.yaml"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("HUB_CONFIG", str(path))
+    return refused(hub("serve", "--port", str(free_port())), needle)
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ({"clients": 5}, "clients: Input should be a valid list"),
+        ({"channels": [{"name": "x"}]}, "channels.0.url_pattern: Field required"),
+        (
+            {"clients": [{"client_id": "lab-1", "name": "Lab", "password_env": "LAB_1_PASSWORD_UNSET"}]},
+            "lab-1 (LAB_1_PASSWORD_UNSET)",
+        ),
+    ],
+)
+def test_serve_says_what_is_wrong_with_the_config_file_in_one_line(
+    tmp_path: Path, monkeypatch, config, needle
+):
+    """It was a traceback from the app's start-up, logged by uvicorn."""
+    serve_refused(tmp_path, monkeypatch, needle, **config)
+
+
+def test_serve_says_which_tls_file_does_not_load_in_one_line(tmp_path: Path, monkeypatch):
+    """uvicorn loaded the files as it started to listen: a missing one was a traceback."""
+    monkeypatch.setenv("HUB_TLS_CERT", str(tmp_path / "missing-cert.pem"))
+    serve_refused(tmp_path, monkeypatch, "cannot load HUB_TLS_CERT")
+    not_a_certificate = tmp_path / "cert.pem"
+    not_a_certificate.write_text("not a certificate")
+    monkeypatch.setenv("HUB_TLS_CERT", str(not_a_certificate))
+    serve_refused(tmp_path, monkeypatch, "cannot load HUB_TLS_CERT")

@@ -83,3 +83,15 @@ def test_a_hub_started_without_a_file_leaves_what_a_file_made(make_hub, upstream
     hub = make_hub()
 
     assert httpx.get(hub.url + "/dropped", auth=("leaver", PASSWORDS["P_GONE"])).status_code == 200
+
+
+def test_a_password_the_file_stops_naming_is_taken_away(make_hub, upstream, passwords):
+    """A client the file keeps but declares without a password (a certificate-only client, say) no
+    longer signs in with the one an earlier file gave it; it kept it before."""
+    make_hub(full_config(upstream)).stop()
+    keeper = ("keeper", PASSWORDS["P_KEEP"])
+    without = {**partner("keeper", "P_KEEP"), "password_env": None}
+    hub = make_hub({"clients": [without], "channels": [channel("kept", r"/kept", upstream)]})
+    assert httpx.get(hub.url + "/kept", auth=keeper).status_code == 401
+    with hub.admin() as admin:
+        assert admin.get("/admin/clients/keeper").json()["has_password"] is False

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from hub.api.fhir.crud import SEARCH_PARAMS
 from hub.api.fhir.deps import CatalogDep
 from hub.api.fhir.outcome import FhirResponse
+from hub.api.openapi import PUBLIC
 from terminology.catalog import Catalog
 from terminology.errors import InvalidParameter
 
@@ -82,7 +83,11 @@ def terminology_capabilities(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-@router.get("/metadata", summary="CapabilityStatement (or TerminologyCapabilities with mode=terminology)")
+@router.get(
+    "/metadata",
+    summary="CapabilityStatement (or TerminologyCapabilities with mode=terminology)",
+    openapi_extra=PUBLIC,
+)
 def metadata(request: Request, catalog: CatalogDep, mode: str | None = None) -> FhirResponse:
     if mode == "terminology":
         return FhirResponse(terminology_capabilities(catalog))
