@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -19,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from multidict import MultiDict
+from multidict import CIMultiDictProxy, MultiDict
 from yarl import URL
 
 from hub.channels.patterns import parse_sed
@@ -53,15 +55,14 @@ NOT_FORWARDED = HOP_BY_HOP | {
     # the hub answered it and holds the whole body: aiohttp would hold the body back for a 100
     # that an HTTP/1.0 upstream never sends (RFC 9110 10.1.1)
     "expect",
-    # aiohttp asks for the codings it decodes; the hub frames its own answer to the client
+    # the hub asks for the codings it decodes (DECODERS); it frames its own answer to the client
     "accept-encoding",
 }
 # the hub's own X-Request-ID is the one the client gets (RequestIdMiddleware adds it)
 RESPONSE_DROPPED = HOP_BY_HOP | {"content-encoding", "server", "date", "x-request-id"}
 STILL_ENCODED_DROPPED = RESPONSE_DROPPED - {"content-encoding"}
-# What aiohttp decodes: a Content-Encoding naming one of these alone, in any case (it refuses a br
-# or zstd answer without their libraries, and never asks for one). It passes any other body as received.
-DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+# a HEAD answer has no content, but the length of the content a GET would get (RFC 9110 9.3.2)
+HEAD_DROPPED = STILL_ENCODED_DROPPED - {"content-length"}
 # Connection values that list no header: the common case costs one set lookup
 PLAIN_CONNECTION = frozenset({"keep-alive", "close", "Keep-Alive", "Close"})
 PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
@@ -92,6 +93,11 @@ class UpstreamResult:
     elapsed_ms: float
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def encoded(self) -> bool:
+        """Whether the body is still in the content coding it came in (:func:`upstream_answer`)."""
+        return "content-encoding" in self.headers
 
 
 def upstream_path(route: Route, path: str) -> str:
@@ -194,7 +200,7 @@ def response_headers(
 
     Names are lower-cased; ``dropped`` names are left out: hop-by-hop and framing headers (the
     hub frames its own response) and the upstream's X-Request-ID (:data:`RESPONSE_DROPPED`; for an
-    upstream's answer, :func:`answer_dropped`). A value of printable ASCII passes as it is; any
+    upstream's answer, :func:`upstream_answer`). A value of printable ASCII passes as it is; any
     other (text outside Latin-1, which Starlette cannot encode, or control characters, which would
     break the response) is percent-encoded, so the client always gets a well-formed answer and the
     log stores the headers exactly as sent.
@@ -207,15 +213,60 @@ def response_headers(
     return passed
 
 
-def answer_dropped(answer: Mapping[str, str]) -> frozenset[str]:
-    """The names left out of an upstream's answer (``answer``: its headers). Content-Encoding goes
-    only with the coding aiohttp removed: a body passed on as received (``x-gzip``) keeps the header
-    that says how to read it."""
-    coding = answer.get("content-encoding")
-    encoded = coding is not None and coding.lower() not in DECODED_CODINGS
-    return with_connection_options(
-        STILL_ENCODED_DROPPED if encoded else RESPONSE_DROPPED, answer.get("connection")
-    )
+def _inflate(content: bytes) -> bytes:
+    """deflate content: zlib data as RFC 9110 (8.4.1.2) has it, or raw deflate, as some servers send."""
+    try:
+        return zlib.decompress(content)
+    except zlib.error:
+        return zlib.decompress(content, -zlib.MAX_WBITS)
+
+
+# The content codings the hub decodes, by their lower-case names. Any other (br, zstd, x-gzip, or
+# "identity", which names none in a Content-Encoding) it passes on for the client to decode.
+DECODERS: dict[str, Callable[[bytes], bytes]] = {"gzip": gzip.decompress, "deflate": _inflate}
+
+
+def _content_codings(answer: CIMultiDictProxy[str]) -> list[str]:
+    """The codings an answer's Content-Encoding lines name, as the one list they make (RFC 9110 5.3),
+    lower-case, in the order they were applied."""
+    lines = answer.getall("content-encoding", ())
+    return [coding.lower() for line in lines for coding in map(str.strip, line.split(",")) if coding]
+
+
+def _decoded(content: bytes, codings: list[str]) -> bytes | None:
+    """``content`` with ``codings`` (in the order they were applied) undone, or None when the hub
+    cannot undo them all: a coding it does not decode, or content that is not what its codings say
+    (corrupt, truncated)."""
+    if not all(coding in DECODERS for coding in codings):
+        return None
+    if content:  # no content (a 204's, a 304's) has nothing to undo
+        try:
+            for coding in reversed(codings):
+                content = DECODERS[coding](content)
+        except (OSError, EOFError, zlib.error):  # gzip.BadGzipFile is an OSError
+            return None
+    return content
+
+
+def upstream_answer(
+    method: str, answer: CIMultiDictProxy[str], content: bytes
+) -> tuple[MultiDict[str], bytes]:
+    """An upstream's answer (``answer``: its headers as received) as the hub passes it on: the
+    headers :func:`response_headers` keeps, and the content.
+
+    The hub undoes the content's codings and drops Content-Encoding, or, when it cannot undo them
+    all, passes the content as received with every Content-Encoding line, which says how to read it.
+    A HEAD answer's Content-Encoding and Content-Length pass as received: there is no content to
+    decode, and without the upstream's length the hub's answer would say 0.
+    """
+    if method == "HEAD":
+        dropped = HEAD_DROPPED
+    elif (plain := _decoded(content, _content_codings(answer))) is None:
+        dropped = STILL_ENCODED_DROPPED
+    else:
+        dropped, content = RESPONSE_DROPPED, plain
+    lines = response_headers(answer.items(), with_connection_options(dropped, answer.get("connection")))
+    return lines, content
 
 
 @lru_cache(maxsize=64)
@@ -240,7 +291,13 @@ class Upstream:
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
             session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",)
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent",),
+                # the hub reads every Content-Encoding line (upstream_answer), and asks for no coding
+                # it cannot decode, whatever aiohttp could
+                auto_decompress=False,
+                headers={"accept-encoding": ", ".join(DECODERS)},
             )
             self._sessions[loop] = session
         return session
@@ -271,9 +328,10 @@ class Upstream:
                 f"upstream unreachable: {type(exc).__name__}",
                 extra={"elapsed_ms": (time.perf_counter() - t0) * 1000},
             ) from exc
+        passed, content = upstream_answer(method, response.headers, content)
         return UpstreamResult(
             response.status,
-            response_headers(response.headers.items(), answer_dropped(response.headers)),
+            passed,
             content,
             started,
             (time.perf_counter() - t0) * 1000,

@@ -249,7 +249,8 @@ async def _call_primary(
             status,
             result.status,
             stored_headers(result.headers, policy),
-            _text(result.body, policy),
+            # coded content is not the text it holds: not stored, as any body that is not text
+            None if result.encoded else _text(result.body, policy),
             [orchestration],
             {},
         )

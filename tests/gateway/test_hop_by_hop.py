@@ -1,6 +1,6 @@
 """What is meant for one hop stays on it: the client's Connection options, Expect and Accept-Encoding
 are not passed upstream, nor the upstream's Connection options and X-Request-ID back to the client;
-an answer's Content-Encoding goes only with the coding aiohttp removed."""
+an answer's Content-Encoding goes only with the codings the hub removed."""
 
 from __future__ import annotations
 
@@ -182,12 +182,12 @@ def test_a_plain_connection_header_drops_nothing_else(make_hub, upstream, upstre
     [("x-gzip", "x-gzip"), ("gzip, identity", "gzip, identity"), ("gzip", None), ("GZIP", None)],
     ids=["x-gzip", "a-list", "gzip", "gzip-upper-case"],
 )
-def test_an_answer_keeps_its_content_encoding_unless_aiohttp_decoded_it(
+def test_an_answer_keeps_its_content_encoding_unless_the_hub_decoded_it(
     make_hub, wire: WireUpstream, coding: str, passed: str | None
 ):
-    """aiohttp decodes a Content-Encoding naming gzip or deflate alone; any other body (``x-gzip``,
-    which RFC 9110 8.4.1.3 makes gzip, or a list) reaches the client as the upstream sent it, and
-    must keep the header that says how to read it."""
+    """The hub decodes gzip and deflate; any other body (``x-gzip``, which RFC 9110 8.4.1.3 makes
+    gzip, or a list naming ``identity``) reaches the client as the upstream sent it, and must keep
+    the header that says how to read it."""
     path = f"/coded/{coding.replace(', ', '-')}"
     wire.answer(
         path,
