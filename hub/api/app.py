@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -148,6 +149,36 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.aclose()
 
 
+@functools.cache
+def api_routes() -> tuple[BaseRoute, ...]:
+    """The hub's own API routes, made once per process and shared by every app it builds.
+
+    FastAPI analyses a route's parameters and dependencies as the route is made, which costs more
+    than the rest of an app's construction; the routes hold nothing of an app (a handler reaches
+    its runtime through ``request.app``).
+    """
+    api = APIRouter()
+    api.include_router(health.router)
+    for router in (
+        users_router,
+        clients_router,
+        channels_router,
+        transactions_router,
+        tasks_router,
+        outbox_router,
+    ):
+        api.include_router(router, prefix="/admin")
+    for router in (
+        mediators_router,
+        fhir.router,
+        dhis2_system_router,
+        dhis2_metadata_router,
+        dhis2_data_values_router,
+    ):
+        api.include_router(router)
+    return tuple(api.routes)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the hub application for ``settings`` (default: environment and YAML file)."""
     runtime = runtime or Runtime.create(settings or get_settings())
@@ -163,21 +194,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     openapi.install(app)
     fhir.install(app)
-    app.include_router(health.router)
-    for router in (
-        users_router,
-        clients_router,
-        channels_router,
-        transactions_router,
-        tasks_router,
-        outbox_router,
-    ):
-        app.include_router(router, prefix="/admin")
-    app.include_router(mediators_router)
-    app.include_router(fhir.router)
-    app.include_router(dhis2_system_router)
-    app.include_router(dhis2_metadata_router)
-    app.include_router(dhis2_data_values_router)
+    app.router.routes.extend(api_routes())
     reserved = first_segments([r.path for r in app.routes if isinstance(r, BaseRoute) and hasattr(r, "path")])
     if reserved is not None:
         if "admin" not in reserved:  # the included routers' paths are not in app.routes: every
