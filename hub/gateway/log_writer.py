@@ -171,8 +171,8 @@ class LogWriter:
     def stop(self) -> None:
         """Close the connection and wait for the process to commit what it was sent and end.
 
-        When the link's event loop has already closed, nobody can be waiting for a write any
-        more: the process is terminated instead.
+        When nothing was ever sent (no link), or the link's event loop has already closed (nobody
+        can be waiting for a write any more), the process is terminated instead.
         """
         with self._lock:
             link, self._link = self._link, None
@@ -180,8 +180,8 @@ class LogWriter:
             sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
-        graceful = link is None or (link.transport is not None and not link.loop.is_closed())
-        if link is not None and graceful:
+        graceful = link is not None and link.transport is not None and not link.loop.is_closed()
+        if graceful:
             link.close()
         if process is None:
             return
