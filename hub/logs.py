@@ -6,6 +6,7 @@ import contextvars
 import logging
 import re
 import sys
+import traceback
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +25,13 @@ QUIET = ("httpx", "httpcore", "alembic", "urllib3", "requests", "aiohttp", "sqla
 _DETAIL = re.compile(r"^\s*DETAIL:.*$", re.MULTILINE)
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def log_fault(logger: logging.Logger, message: str, exc: BaseException, **extra: Any) -> None:
+    """Log an exception raised while writing to the database by its type and stack, not its text: a
+    database error's text holds the statement's values, bodies among them."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error(message, extra={**extra, "error": type(exc).__name__, "stack": stack})
 
 
 def _hide_statement_values(exc: BaseException | None) -> bool:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -25,6 +25,13 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),  # workers' claims
         Index("ix_deliveries_created_at", "created_at"),
+        # the body cull's own (0019): only bodies it has yet to cull (service.CULLED is the empty one)
+        Index(
+            "ix_deliveries_unculled",
+            "created_at",
+            postgresql_where=text("body <> ''::bytea"),
+            sqlite_where=text("body <> X''"),
+        ),
         # the admin list's filters, each ending in id: a page (newest first by id) is a range scan
         Index("ix_deliveries_by_status", "status", "id"),
         Index("ix_deliveries_by_route", "route_name", "id"),

@@ -9,7 +9,8 @@ failed/dead ──retry (admin)──▶ pending    (not once retention has cull
 
 A claim is a lease: a worker that dies mid-send leaves its rows in_flight until the
 lease runs out, then any worker reclaims them. Settling is guarded by ``claimed_by``
-so a worker that lost its lease cannot overwrite the new owner's result.
+so a worker that lost its lease cannot overwrite the new owner's result; a worker starts a send
+only while it holds its lease, and claims again only once its batch has ended (``worker.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -141,7 +142,10 @@ def backoff_delay(attempt: int, *, backoff: Backoff, rng: Callable[[], float] = 
 
 
 def retry_after_s(value: str | None, *, now: datetime) -> float | None:
-    """A Retry-After header (delta-seconds or HTTP-date) as seconds from ``now``; None if absent or bad."""
+    """A Retry-After header as seconds from ``now``; None if absent or bad. Delta-seconds, or an
+    HTTP-date in any of the three forms RFC 9110 has a recipient accept: IMF-fixdate (``Sun, 06 Nov
+    1994 08:49:37 GMT``), RFC 850 (``Sunday, 06-Nov-94 08:49:37 GMT``) and asctime (``Sun Nov  6
+    08:49:37 1994``), which names no zone: an HTTP-date is UTC."""
     if not value:
         return None
     value = value.strip()
@@ -152,7 +156,7 @@ def retry_after_s(value: str | None, *, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        return None
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -261,7 +265,7 @@ def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
         return None
     body = attempt.body if attempt.reply is None else body_bytes(attempt.reply.response.body)
     if policy is None:
-        return excerpt(body)
+        return excerpt(body).replace("\x00", "\ufffd")  # PostgreSQL's text refuses NUL
     text, _ = stored_body(body, policy, store=policy.store_response)
     return None if text is None else text[:EXCERPT_BYTES]
 
@@ -313,15 +317,18 @@ def _mine(worker_id: str, ids: Iterable[int]) -> tuple[ColumnElement[bool], ...]
     )
 
 
-def renew(session: Session, *, worker_id: str, ids: Iterable[int], lease_s: float) -> int:
-    """Extend this worker's leases on deliveries it is still sending."""
-    result = session.execute(
-        update(Delivery)
-        .where(*_mine(worker_id, ids))
-        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False)
+def renew(session: Session, *, worker_id: str, ids: Iterable[int], lease_s: float) -> list[int]:
+    """Extend this worker's leases on deliveries it is still sending; the ids it still holds (one
+    whose lease ran out may have gone to another worker)."""
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(*_mine(worker_id, ids))
+            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
     )
-    return result.rowcount or 0
 
 
 def release(session: Session, *, worker_id: str, ids: Iterable[int]) -> int:
@@ -569,6 +576,8 @@ def cull_bodies(session: Session, *, older_than: timedelta, now: datetime | None
 
     The cutoff rule is the transaction log's: computed from the age, never from the last run.
     Pending and in-flight deliveries keep their bodies whatever their age: they are still owed.
+    ``body != CULLED`` is the predicate of ``ix_deliveries_unculled``, through which a run reads
+    only the bodies it has yet to cull.
     """
     cutoff = (now or utcnow()) - older_than
     where = [

@@ -12,9 +12,8 @@ import os
 import socket
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from hub.db.session import Database
 from hub.errors import UpstreamError
 from hub.gateway.body_policy import ALWAYS_REDACTED, MASK
 from hub.gateway.forward import route_credentials
+from hub.logs import log_fault
 from hub.outbox import service
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.runtime import Runtime
@@ -56,11 +56,28 @@ def unexpected_error(exc: Exception, sent: Mapping[str, str]) -> str:
     return f"could not send: {type(exc).__name__}: {text}"[:ERROR_CHARS]
 
 
-def log_fault(message: str, delivery_id: int, exc: Exception) -> None:
-    """Log an exception raised while recording an attempt by its type and stack, not its text: a
-    database error's text holds the statement's values, bodies among them."""
-    stack = "".join(traceback.format_tb(exc.__traceback__))
-    log.error(message, extra={"delivery_id": delivery_id, "error": type(exc).__name__, "stack": stack})
+class Leases:
+    """Until when this worker holds each delivery of a batch, on its own monotonic clock. A lease
+    counts from just before the statement that took or renewed it, so the worker never believes
+    it holds a delivery longer than the database says."""
+
+    def __init__(self, ids: Iterable[int], since: float, lease_s: float) -> None:
+        self.lease_s = lease_s
+        self.since = since  # the last claim or renewal that succeeded
+        self.until = dict.fromkeys(ids, since + lease_s)
+
+    def renewed(self, ids: Iterable[int], since: float) -> None:
+        """A renewal that started at ``since`` extended the leases on ``ids``, those still held."""
+        self.since = since
+        for delivery_id in ids:
+            self.until[delivery_id] = since + self.lease_s
+
+    def due(self) -> bool:
+        """Whether to renew: a third of a lease has gone by since the last success."""
+        return time.monotonic() - self.since >= self.lease_s / 3
+
+    def held(self, delivery_id: int) -> bool:
+        return time.monotonic() < self.until[delivery_id]
 
 
 def send(http: httpx.Client, delivery: Delivery) -> service.Attempt:
@@ -137,26 +154,40 @@ class Worker:
         log.info("outbox worker stopped", extra={"worker_id": self.id})
 
     def run_once(self) -> int:
-        """Claim one batch, send it, settle it; returns how many deliveries were claimed."""
+        """Claim one batch, send it, settle it; returns how many deliveries were claimed.
+
+        Returns only once every send it started has ended, whatever happens to its leases: the
+        worker never claims again while it is still sending, so it cannot take back (and send a
+        second time, under the same key) a delivery of its own whose lease ran out.
+        """
+        since = time.monotonic()
         with self.db.session() as session:
             batch = service.claim(session, worker_id=self.id, limit=self.batch, lease_s=self.lease_s)
         if not batch:
             return 0
-        futures: dict[Future[None], int] = {self.pool.submit(self._deliver, d): d.id for d in batch}
+        leases = Leases((d.id for d in batch), since, self.lease_s)
+        futures: dict[Future[None], int] = {self.pool.submit(self._deliver, d, leases): d.id for d in batch}
         pending = set(futures)
-        renewed = time.monotonic()
         while pending:
             _, pending = wait(pending, timeout=min(TICK_S, self.lease_s / 3))
             if pending and self.stopping.is_set():
                 self._release([futures[f] for f in pending if f.cancel()])
                 pending = {f for f in pending if not f.cancelled()}
-            if pending and time.monotonic() - renewed >= self.lease_s / 3:
-                with self.db.session() as session:
-                    service.renew(
-                        session, worker_id=self.id, ids=[futures[f] for f in pending], lease_s=self.lease_s
-                    )
-                renewed = time.monotonic()
+            if pending and leases.due():
+                self._renew(leases, [futures[f] for f in pending])
         return len(batch)
+
+    def _renew(self, leases: Leases, ids: list[int]) -> None:
+        """Renew the leases on ``ids``. Should that fail, it is tried again at the next tick; meanwhile
+        each lease runs out as the database counts it, and a send not yet started then never starts."""
+        since = time.monotonic()
+        try:
+            with self.db.session() as session:
+                held = service.renew(session, worker_id=self.id, ids=ids, lease_s=self.lease_s)
+        except Exception as exc:
+            log_fault(log, "could not renew leases", exc, worker_id=self.id, count=len(ids))
+            return
+        leases.renewed(held, since)
 
     def _release(self, ids: list[int]) -> None:
         if ids:
@@ -164,14 +195,19 @@ class Worker:
                 service.release(session, worker_id=self.id, ids=ids)
             log.info("released unsent deliveries on stop", extra={"worker_id": self.id, "count": len(ids)})
 
-    def _deliver(self, delivery: Delivery) -> None:
+    def _deliver(self, delivery: Delivery, leases: Leases) -> None:
+        if not leases.held(delivery.id):
+            # Its lease ran out before its turn (renewals failed) or another worker took it over:
+            # sent now, it could be on the wire twice at once. Whoever claims it next sends it.
+            log.warning("lease gone before the send; not sent", extra={"delivery_id": delivery.id})
+            return
         attempt = send(self.http, delivery)
         try:
             attempt, status = self._settle(delivery, attempt)
         except Exception as exc:
             # Nothing could be written (the database is unreachable?): left in_flight, its lease runs
             # out and it is sent again under the same key. Nothing accepted is lost.
-            log_fault("could not record a delivery attempt", delivery.id, exc)
+            log_fault(log, "could not record a delivery attempt", exc, delivery_id=delivery.id)
             return
         fields = {
             "delivery_id": delivery.id,
@@ -206,7 +242,12 @@ class Worker:
                     session, delivery=delivery, worker_id=self.id, attempt=attempt, backoff=self.backoff
                 )
         except Exception as exc:
-            log_fault("could not record a delivery's outcome; counting a failed attempt", delivery.id, exc)
+            log_fault(
+                log,
+                "could not record a delivery's outcome; counting a failed attempt",
+                exc,
+                delivery_id=delivery.id,
+            )
             failed = service.unrecorded(attempt, exc)
         with self.db.session() as session:
             return failed, service.settle(

@@ -198,8 +198,13 @@ def record(
 
 
 def settle(session: Session, task_id: int) -> None:
-    """After a batch: a running task with nothing left to rerun is Completed."""
-    task = _locked(session, task_id)
+    """After a batch: a running task with nothing left to rerun is Completed. One deleted meanwhile
+    (its items taken over as interrupted, as a silent instance's are, then the task removed) has
+    nothing left to settle."""
+    try:
+        task = _locked(session, task_id)
+    except NotFound:
+        return
     if task.status in RUNNABLE and not _left(session, task_id):
         _complete(task)
 

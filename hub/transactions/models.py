@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db.base import Base, BigId, JSONType, UTCDateTime, utcnow
@@ -27,6 +27,13 @@ class Transaction(Base):
     __table_args__ = (
         # time ranges and retention
         Index("ix_transactions_started_at", "started_at"),
+        # the body cull's own (0019): only rows it has yet to cull, so a run never reads the culled
+        Index(
+            "ix_transactions_unculled",
+            "started_at",
+            postgresql_where=text("bodies_culled IS false"),
+            sqlite_where=text("bodies_culled IS 0"),
+        ),
         # the admin list's filters, each ending in id: a page (newest first by id) is a range scan
         Index("ix_transactions_by_status", "status", "id"),
         Index("ix_transactions_by_channel", "channel_name", "id"),
@@ -56,7 +63,8 @@ class Transaction(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     orchestrations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    mediator_urn: Mapped[str | None] = mapped_column(String(300))
+    # unbounded (0019): a mediator's reply names any urn, registered or not, and OpenHIM sets no limit
+    mediator_urn: Mapped[str | None] = mapped_column(Text)
     # the primary's mediator reported the status: it stands when secondaries settle (0015)
     status_reported: Mapped[bool] = mapped_column(server_default=false())
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

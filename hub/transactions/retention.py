@@ -6,7 +6,9 @@ The purge also takes finished rerun tasks (Completed, Cancelled) with their item
 time; a Queued, Processing or Paused task, or one with reruns still in flight, stays whatever its age.
 Every run also deletes the lockout counters that count no more (``hub.auth.service``), whatever the
 ages. Every step goes a batch at a time, each committed (``hub.db.batches``): a first run over a long
-backlog never holds SQLite's write lock, which the gateway's log writer needs, for long.
+backlog never holds SQLite's write lock, which the gateway's log writer needs, for long. Each body
+cull finds its rows through a partial index of those it has yet to cull (``ix_transactions_unculled``,
+``ix_deliveries_unculled``, migration 0019), never reading the rows culled before.
 """
 
 from __future__ import annotations

@@ -196,17 +196,29 @@ def test_a_mediator_error_is_stored_as_openhim_keeps_it(error, stored):
 # -- a close the database refuses -----------------------------------------------------------------------
 
 
+URN_REFUSED = {
+    "sqlite": [
+        "CREATE TRIGGER urn_length BEFORE UPDATE OF mediator_urn ON transactions"
+        " WHEN length(NEW.mediator_urn) > 300 BEGIN SELECT RAISE(ABORT, 'urn too long'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION urn_length() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF length(NEW.mediator_urn) > 300 THEN RAISE EXCEPTION 'urn too long' USING ERRCODE = '22001';"
+        " END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER urn_length BEFORE UPDATE OF mediator_urn ON transactions"
+        " FOR EACH ROW EXECUTE FUNCTION urn_length()",
+    ],
+}
+
+
 @pytest.mark.parametrize("deliveries", [0, 1], ids=["without-deliveries", "with-deliveries"])
 def test_a_close_the_database_refuses_is_stored_bare(db: Database, deliveries: int) -> None:
-    """The urn is longer than its VARCHAR(300): PostgreSQL refuses it; on SQLite, which does not
-    enforce lengths, a trigger does. The close is stored without its documents; the one grouped
-    with it, in full."""
-    if db.dialect == "sqlite":
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql(
-                "CREATE TRIGGER urn_length BEFORE UPDATE OF mediator_urn ON transactions"
-                " WHEN length(NEW.mediator_urn) > 300 BEGIN SELECT RAISE(ABORT, 'urn too long'); END"
-            )
+    """A trigger refuses an urn over 300 characters as a value too long (as PostgreSQL's
+    VARCHAR(300) did before migration 0019). The close is stored without its documents; the one
+    grouped with it, in full."""
+    with db.engine.begin() as connection:
+        for statement in URN_REFUSED[db.dialect]:
+            connection.exec_driver_sql(statement)
     writer_db = writer_database(db.url)
     committer = GroupCommitter(writer_db, "safety-test")
     [((refused_id, refused_at), _), ((fine_id, fine_at), _)] = committer.commit([opening("a"), opening("b")])
