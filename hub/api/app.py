@@ -140,7 +140,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker.start()
     log.info("hub ready", extra={"database": runtime.db.dialect, "channels": len(runtime.channels.entries)})
     try:
-        yield
+        async with api_router().lifespan_context(app):  # the routers' own: DHIS2 import jobs' take-over
+            yield
     finally:
         for task in tasks:
             await stop(task)
@@ -150,8 +151,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 @functools.cache
-def api_routes() -> tuple[BaseRoute, ...]:
-    """The hub's own API routes, made once per process and shared by every app it builds.
+def api_router() -> APIRouter:
+    """The hub's own API: its routes, made once per process and shared by every app it builds, and
+    its routers' lifespans (:func:`lifespan` enters them).
 
     FastAPI analyses a route's parameters and dependencies as the route is made, which costs more
     than the rest of an app's construction; the routes hold nothing of an app (a handler reaches
@@ -176,7 +178,7 @@ def api_routes() -> tuple[BaseRoute, ...]:
         dhis2_data_values_router,
     ):
         api.include_router(router)
-    return tuple(api.routes)
+    return api
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -194,7 +196,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     problems.install(app)
     openapi.install(app)
     fhir.install(app)
-    app.router.routes.extend(api_routes())
+    app.router.routes.extend(api_router().routes)
     reserved = first_segments([r.path for r in app.routes if isinstance(r, BaseRoute) and hasattr(r, "path")])
     if reserved is not None:
         if "admin" not in reserved:  # the included routers' paths are not in app.routes: every
