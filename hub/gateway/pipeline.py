@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from anyio import to_thread
 
 from hub import metrics
 from hub.auth.principal import Principal
@@ -33,6 +34,7 @@ from hub.gateway.body_policy import (
 )
 from hub.gateway.forward import GatewayRequest, UpstreamResult
 from hub.gateway.log_writer import LogUnavailable
+from hub.logs import log_fault
 from hub.mediators.response import InvalidMediatorReply, MediatorResponse, parse_reply
 from hub.outbox.service import DeliverySpec
 from hub.runtime import Runtime
@@ -147,15 +149,20 @@ async def process(
         parent_id=parent_id,
     )
     t0 = time.perf_counter()
-    tx_id, started = await runtime.log_writer.open(opening)
+    try:
+        tx_id, started = await runtime.log_writer.open(opening)
+    except LogUnavailable:
+        await _fail_unconfirmed(runtime, request.request_id)
+        raise
     try:
         response, closing, deliveries = await _run(runtime, spec, request, tx_id)
         # a close the database refuses even bare (hub.gateway.log_process) fails the request
         # too: its deliveries are not queued, and its transaction must not stay Processing
         await runtime.log_writer.close(tx_id, closing, started, deliveries)
     except Exception as exc:
-        # but a writer that stopped before answering may have committed the close: left as it is
-        if not isinstance(exc, LogUnavailable):
+        if isinstance(exc, LogUnavailable):
+            await _fail_unconfirmed(runtime, request.request_id)
+        else:
             await _close_failed(runtime, tx_id, started, exc)
         metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
         raise
@@ -205,6 +212,23 @@ async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Excepti
         await runtime.log_writer.close(tx_id, closing, started, [])
     except Exception:
         log.exception("could not close a failed transaction", extra={"transaction_id": tx_id})
+
+
+async def _fail_unconfirmed(runtime: Runtime, request_id: str) -> None:
+    """The writer process stopped before confirming a write of this request, which it may or may
+    not have committed: fail the row if it is there and still Processing, through the hub's own
+    connection (a close the writer did commit stands), rather than leave it until a restart."""
+
+    def fail() -> None:
+        with runtime.db.session() as session:
+            transactions.fail_unconfirmed(
+                session, request_id=request_id, instance=runtime.settings.instance_name
+            )
+
+    try:
+        await to_thread.run_sync(fail)
+    except Exception as exc:  # the database is down too: the next start-up's take-over fails it
+        log_fault(log, "could not fail a transaction its writer left unconfirmed", exc)
 
 
 async def _call_primary(

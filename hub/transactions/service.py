@@ -12,7 +12,18 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from hub.db.base import utcnow
@@ -221,19 +232,33 @@ def ids_matching(session: Session, *, filters: Filters, limit: int) -> list[int]
     return list(session.scalars(query.order_by(Transaction.id).limit(limit)))
 
 
-def recover_processing(session: Session, orphans: Orphans) -> int:
-    """Mark rows left in Processing by a stopped hub process (``orphans``) as Failed; they keep
-    their request for rerun. Processing rows are few: found through ``ix_transactions_by_status``."""
+def _fail_processing(session: Session, condition: ColumnElement[bool], message: str) -> int:
+    """Mark the Processing rows ``condition`` picks as Failed with ``message``; they keep their
+    request for rerun. Processing rows are few: found through ``ix_transactions_by_status``."""
     result = session.execute(
         update(Transaction)
-        .where(Transaction.status == Status.PROCESSING, orphans.condition(Transaction.instance))
-        .values(
-            status=Status.FAILED,
-            finished_at=utcnow(),
-            error={"message": "hub stopped while this request was in progress; rerun it if needed"},
-        )
+        .where(Transaction.status == Status.PROCESSING, condition)
+        .values(status=Status.FAILED, finished_at=utcnow(), error={"message": message})
     )
     return result.rowcount or 0
+
+
+def recover_processing(session: Session, orphans: Orphans) -> int:
+    """Mark rows left in Processing by a stopped hub process (``orphans``) as Failed."""
+    message = "hub stopped while this request was in progress; rerun it if needed"
+    return _fail_processing(session, orphans.condition(Transaction.instance), message)
+
+
+def fail_unconfirmed(session: Session, *, request_id: str, instance: str) -> int:
+    """Mark as Failed the row of request ``request_id`` if it is still Processing: the log writer
+    process stopped before confirming its open or its close, either of which it may have committed
+    (a close it did commit stands)."""
+    message = (
+        "the transaction log writer stopped before confirming this request's log; "
+        "its outcome was not recorded; rerun it if needed"
+    )
+    condition = and_(Transaction.request_id == request_id, Transaction.instance == instance)
+    return _fail_processing(session, condition, message)
 
 
 # Each orchestration without its request and response bodies, in order, rewritten by the database

@@ -353,14 +353,25 @@ async def _committed_then_stopped(
     raise LogUnavailable("the transaction log writer stopped before confirming this write")
 
 
+async def _stopped_before_committing(
+    close: Any, tx_id: int, closing: Any, started: int, deliveries: list[Any]
+) -> None:
+    """As a writer process that died before it committed the close."""
+    raise LogUnavailable("the transaction log writer stopped before confirming this write")
+
+
+UNCONFIRMED = "the transaction log writer stopped before confirming this request's log"
+
+
 @pytest.mark.usefixtures("partner_password")
 @pytest.mark.parametrize(
     ("close_as", "answer", "kept"),
     [
         (_refused_unless_failed, 500, (Status.FAILED, 500)),  # not left Processing
         (_committed_then_stopped, 503, (Status.SUCCESSFUL, 200)),  # not overwritten as Failed
+        (_stopped_before_committing, 503, (Status.FAILED, None)),  # not left Processing until a restart
     ],
-    ids=["refused", "committed-then-stopped"],
+    ids=["refused", "committed-then-stopped", "stopped-before-committing"],
 )
 def test_a_close_that_fails_leaves_the_truest_record(make_hub, wire, monkeypatch, close_as, answer, kept):
     wire.answer("/med/done", mediator_reply())
@@ -375,3 +386,31 @@ def test_a_close_that_fails_leaves_the_truest_record(make_hub, wire, monkeypatch
     with hub.runtime.db.session() as session:
         [tx] = session.scalars(select(Transaction)).all()
     assert (tx.status, tx.response_status) == kept
+    if close_as is _stopped_before_committing:
+        assert tx.error["message"].startswith(UNCONFIRMED)
+
+
+@pytest.mark.usefixtures("partner_password")
+def test_an_open_committed_by_a_writer_that_stopped_before_answering_is_failed_not_left_processing(
+    make_hub, wire, monkeypatch
+):
+    """The client gets a 503 and the upstream is not called; the row the writer did commit is
+    failed at once through the hub's own connection (before, it stayed Processing until a restart)."""
+
+    async def committed_then_stopped(open_: Any, opening: Any) -> Any:
+        await open_(opening)
+        raise LogUnavailable("the transaction log writer stopped before confirming this write")
+
+    hub = start(make_hub, wire)
+    writer = hub.runtime.log_writer
+    monkeypatch.setattr(writer, "open", functools.partial(committed_then_stopped, writer.open))
+    calls = len(wire.paths)
+    with hub.client("partner-1", PASSWORD) as c:
+        r = c.get("/med/unconfirmed")
+
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert len(wire.paths) == calls, "nothing was forwarded"
+    with hub.runtime.db.session() as session:
+        [tx] = session.scalars(select(Transaction)).all()
+    assert (tx.status, tx.request_id) == (Status.FAILED, r.headers["x-request-id"])
+    assert tx.error["message"].startswith(UNCONFIRMED)
