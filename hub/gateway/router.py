@@ -203,4 +203,9 @@ async def gateway(request: Request) -> Response:
     result = await process(runtime, channel, principal, incoming)
     headers = MultiDict(result.headers)
     headers["x-hub-transaction-id"] = headers["x-openhim-transactionid"] = str(result.transaction_id)
-    return Response(result.body, status_code=result.status, headers=headers)
+    response = Response(result.body, status_code=result.status, headers=headers)
+    if request.method == "HEAD" and "content-length" not in headers:
+        # the length a GET would get is the upstream's to tell (RFC 9110 9.3.2); it told none, and
+        # Starlette's would be the empty body's, 0
+        response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+    return response

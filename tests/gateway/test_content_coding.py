@@ -65,6 +65,20 @@ def test_a_head_answer_carries_the_length_the_upstream_gave(make_hub, wire: Wire
     assert tx.response_headers["content-length"] == str(len(RESOURCE))
 
 
+def test_a_head_answer_without_a_length_is_passed_on_without_one(make_hub, wire: WireUpstream):
+    """An upstream that would send the GET's content chunked gives its HEAD no length: the hub's
+    answer must not say 0 (Starlette's length of the empty body)."""
+    wire.answer(
+        "/coded/head-chunked",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    hub = start(make_hub, wire)
+    with hub.client("partner-1", PASSWORD) as c:
+        head, got = fetch(c, "HEAD", "/coded/head-chunked")
+    assert got == (200, [], b"")
+    assert "content-length" not in head.headers, head.headers
+
+
 def test_a_body_in_a_coding_the_hub_does_not_decode_is_relayed_with_its_coding(make_hub, wire: WireUpstream):
     """br or zstd (aiohttp has neither library here) made the hub answer 502 once the upstream had
     applied the request, so a client's retry made a duplicate. The client can decode them; the log
