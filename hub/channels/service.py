@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.channels.models import Channel, ChannelAudit
-from hub.channels.patterns import MATCH_TIMEOUT_S, compiled
+from hub.channels.patterns import compiled, within_limit
 from hub.channels.schemas import ChannelOut, ChannelSpec
 from hub.errors import Conflict, MethodNotAllowed, NotFound, UnsupportedMediaType
 
@@ -173,7 +173,7 @@ class CompiledChannel:
     def matches(self, path: str) -> bool:
         """Whether the pattern matches the whole path; a match that runs out of time does not."""
         try:
-            return self.pattern.fullmatch(path, timeout=MATCH_TIMEOUT_S) is not None
+            return within_limit(lambda timeout: self.pattern.fullmatch(path, timeout=timeout)) is not None
         except TimeoutError:
             log.warning("channel pattern ran out of time; taken as no match", extra={"channel": self.name})
             return False
