@@ -233,11 +233,15 @@ def _content_codings(answer: CIMultiDictProxy[str]) -> list[str]:
     return [coding.lower() for line in lines for coding in map(str.strip, line.split(",")) if coding]
 
 
+def _decodable(codings: list[str]) -> bool:
+    return all(coding in DECODERS for coding in codings)
+
+
 def _decoded(content: bytes, codings: list[str]) -> bytes | None:
     """``content`` with ``codings`` (in the order they were applied) undone, or None when the hub
     cannot undo them all: a coding it does not decode, or content that is not what its codings say
     (corrupt, truncated)."""
-    if not all(coding in DECODERS for coding in codings):
+    if not _decodable(codings):
         return None
     if content:  # no content (a 204's, a 304's) has nothing to undo
         try:
@@ -256,11 +260,14 @@ def upstream_answer(
 
     The hub undoes the content's codings and drops Content-Encoding, or, when it cannot undo them
     all, passes the content as received with every Content-Encoding line, which says how to read it.
-    A HEAD answer's Content-Encoding and Content-Length pass as received: there is no content to
-    decode, and without the upstream's length the hub's answer would say 0.
+    A HEAD answer describes what a GET would get (RFC 9110 9.3.2): content the hub would decode
+    has neither Content-Encoding nor Content-Length (its decoded length is unknown without the
+    content); any other keeps both as received, since without the upstream's length the hub's
+    answer would say 0.
     """
     if method == "HEAD":
-        dropped = HEAD_DROPPED
+        codings = _content_codings(answer)
+        dropped = RESPONSE_DROPPED if codings and _decodable(codings) else HEAD_DROPPED
     elif (plain := _decoded(content, _content_codings(answer))) is None:
         dropped = STILL_ENCODED_DROPPED
     else:

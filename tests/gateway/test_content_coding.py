@@ -1,6 +1,6 @@
 """An upstream's content codings: the hub decodes gzip and deflate, in the order they were applied,
 and passes any body it cannot decode as received, with every Content-Encoding line that says how to
-read it; a HEAD answer keeps the length the upstream gave."""
+read it; a HEAD answer describes what a GET would get."""
 
 from __future__ import annotations
 
@@ -44,23 +44,35 @@ def fetch(client: httpx.Client, method: str, path: str) -> tuple[httpx.Response,
     return r, (r.status_code, r.headers.get_list("content-encoding"), raw)
 
 
-def test_a_head_answer_carries_the_length_the_upstream_gave(make_hub, wire: WireUpstream):
-    """RFC 9110 9.3.2: a HEAD answer has the Content-Length a GET would, without content. The hub
-    frames its own answers, so it dropped the upstream's length, and Starlette put 0 for the empty
-    body. Nothing is decoded for HEAD: a coded representation is described as the upstream did."""
+def test_a_head_answer_describes_what_a_get_would_get(make_hub, wire: WireUpstream):
+    """RFC 9110 9.3.2: a HEAD answer has the headers a GET would, without content. The hub frames
+    its own answers, so it dropped the upstream's length, and Starlette put 0 for the empty body.
+    A GET of gzip content gets it decoded: its HEAD said gzip and the gzip length, which a client
+    that caches or ranges by them would misread. A coding the hub passes on is described as sent."""
     gzipped = gzip.compress(RESOURCE)
-    for path, content, lines in [("/coded/head", RESOURCE, []), ("/coded/head-gz", gzipped, ["gzip"])]:
+    brotli = b"\x1b" + RESOURCE  # not decoded, so what the bytes are does not matter
+    heads = {
+        "/coded/head": (RESOURCE, []),
+        "/coded/head-gz": (gzipped, ["gzip"]),
+        "/coded/head-br": (brotli, ["br"]),
+    }
+    for path, (content, lines) in heads.items():
         get = http_response(content, FHIR, *encoding_lines(*lines))
         wire.answer(path, get[: -len(content)])  # the head of the GET answer, without its content
+    wire.answer("/coded/get-gz", http_response(gzipped, FHIR, *encoding_lines("gzip")))
     hub = start(make_hub, wire)
     with hub.client("partner-1", PASSWORD) as c:
-        plain, plain_got = fetch(c, "HEAD", "/coded/head")
-        coded, coded_got = fetch(c, "HEAD", "/coded/head-gz")
-    assert plain_got == (200, [], b"")
-    assert plain.headers["content-length"] == str(len(RESOURCE))
-    assert coded_got == (200, ["gzip"], b"")
-    assert coded.headers["content-length"] == str(len(gzipped))
-    tx = logged(hub, plain)
+        answers = {path: fetch(c, "HEAD", path) for path in heads}
+        _, get_gz_got = fetch(c, "GET", "/coded/get-gz")
+    described = {path: (got, head.headers.get("content-length")) for path, (head, got) in answers.items()}
+    assert described == {
+        "/coded/head": ((200, [], b""), str(len(RESOURCE))),
+        "/coded/head-gz": ((200, [], b""), None),
+        "/coded/head-br": ((200, ["br"], b""), str(len(brotli))),
+    }
+    # the GET the gzip HEAD describes: decoded, with no Content-Encoding either
+    assert get_gz_got == (200, [], RESOURCE)
+    tx = logged(hub, answers["/coded/head"][0])
     assert (tx.status, tx.response_status, tx.response_body) == ("Successful", 200, None)
     assert tx.response_headers["content-length"] == str(len(RESOURCE))
 
