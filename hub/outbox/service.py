@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -273,8 +273,11 @@ def kept_response(policy: BodyPolicy | None, attempt: Attempt) -> str | None:
 # -- the worker's side: claim, renew, release, settle ----------------------------------------------------
 
 
-def claim(session: Session, *, worker_id: str, limit: int, lease_s: float) -> list[Delivery]:
-    """Take up to ``limit`` due pending deliveries and expired leases for ``worker_id``.
+def claim(
+    session: Session, *, worker_id: str, limit: int, lease_s: float, excluding: Collection[int] = ()
+) -> list[Delivery]:
+    """Take up to ``limit`` due pending deliveries and expired leases for ``worker_id``, none of
+    the ids ``excluding`` (those the worker is still sending).
 
     On PostgreSQL the inner SELECT locks with SKIP LOCKED, so concurrent workers each get
     different rows without waiting on one another. SQLite has no row locks and renders no
@@ -293,6 +296,8 @@ def claim(session: Session, *, worker_id: str, limit: int, lease_s: float) -> li
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if excluding:
+        due = due.where(Delivery.id.not_in(list(excluding)))
     claimed = session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))

@@ -63,8 +63,13 @@ class Leases:
 
     def __init__(self, ids: Iterable[int], since: float, lease_s: float) -> None:
         self.lease_s = lease_s
-        self.since = since  # the last claim or renewal that succeeded
-        self.until = dict.fromkeys(ids, since + lease_s)
+        self.since = since  # the first claim, or the last renewal that succeeded
+        self.until: dict[int, float] = {}
+        self.taken(ids, since)
+
+    def taken(self, ids: Iterable[int], since: float) -> None:
+        """A claim that started at ``since`` took ``ids``."""
+        self.until.update(dict.fromkeys(ids, since + self.lease_s))
 
     def renewed(self, ids: Iterable[int], since: float) -> None:
         """A renewal that started at ``since`` extended the leases on ``ids``, those still held."""
@@ -154,11 +159,14 @@ class Worker:
         log.info("outbox worker stopped", extra={"worker_id": self.id})
 
     def run_once(self) -> int:
-        """Claim one batch, send it, settle it; returns how many deliveries were claimed.
+        """Claim a batch and send it; returns how many deliveries were claimed.
 
-        Returns only once every send it started has ended, whatever happens to its leases: the
-        worker never claims again while it is still sending, so it cannot take back (and send a
-        second time, under the same key) a delivery of its own whose lease ran out.
+        While slow sends hold the batch up, each tick claims again for the slots the sends that
+        ended have freed, once they are half the batch: one upstream that hangs until its timeout
+        does not hold back every other delivery. A claim never takes a delivery this worker is
+        still sending or has yet to start (its lease may have run out meanwhile): that would send
+        it a second time, under the same key. Returns once every send it started has ended, so
+        the next call starts afresh.
         """
         since = time.monotonic()
         with self.db.session() as session:
@@ -166,8 +174,9 @@ class Worker:
         if not batch:
             return 0
         leases = Leases((d.id for d in batch), since, self.lease_s)
-        futures: dict[Future[None], int] = {self.pool.submit(self._deliver, d, leases): d.id for d in batch}
-        pending = set(futures)
+        futures: dict[Future[None], int] = {}
+        pending = self._start(batch, leases, futures)
+        claimed = len(batch)
         while pending:
             _, pending = wait(pending, timeout=min(TICK_S, self.lease_s / 3))
             if pending and self.stopping.is_set():
@@ -175,7 +184,33 @@ class Worker:
                 pending = {f for f in pending if not f.cancelled()}
             if pending and leases.due():
                 self._renew(leases, [futures[f] for f in pending])
-        return len(batch)
+            if pending and not self.stopping.is_set() and len(pending) <= self.batch // 2:
+                more = self._claim_more(leases, [futures[f] for f in pending], self.batch - len(pending))
+                pending |= self._start(more, leases, futures)
+                claimed += len(more)
+        return claimed
+
+    def _start(
+        self, deliveries: list[Delivery], leases: Leases, futures: dict[Future[None], int]
+    ) -> set[Future[None]]:
+        started = {self.pool.submit(self._deliver, d, leases): d.id for d in deliveries}
+        futures.update(started)
+        return set(started)
+
+    def _claim_more(self, leases: Leases, sending: list[int], limit: int) -> list[Delivery]:
+        """Up to ``limit`` more due deliveries, none of ``sending``; none when the database fails
+        (the batch goes on: the next tick or batch claims them)."""
+        since = time.monotonic()
+        try:
+            with self.db.session() as session:
+                more = service.claim(
+                    session, worker_id=self.id, limit=limit, lease_s=self.lease_s, excluding=sending
+                )
+        except Exception as exc:
+            log_fault(log, "could not claim more deliveries", exc, worker_id=self.id)
+            return []
+        leases.taken((d.id for d in more), since)
+        return more
 
     def _renew(self, leases: Leases, ids: list[int]) -> None:
         """Renew the leases on ``ids``. Should that fail, it is tried again at the next tick; meanwhile
