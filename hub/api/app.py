@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hub import config_file
 from hub.api import fhir, health, openapi, problems
 from hub.api.body_limit import BodyLimit
+from hub.auth import passwords
 from hub.auth.router import router as users_router
-from hub.auth.service import bootstrap_admin
+from hub.auth.service import bootstrap_admin, stored_password_hashes
 from hub.channels.router import router as channels_router
 from hub.clients.router import router as clients_router
 from hub.db.migrate import pending_message
@@ -115,6 +116,10 @@ def prepare(runtime: Runtime) -> None:
             )
         if hub_file is not None:
             config_file.apply(session, hub_file)
+        stored = stored_password_hashes(session)
+    # a wrong password takes as long from the first request, whatever the hash (no transaction
+    # is open: a bcrypt verification takes a quarter of a second)
+    passwords.calibrate(stored)
     # what a crash of this instance, or a dead one, left in flight is failed before any new work
     heartbeat.start(runtime)
     # the channel table, and the credential revision that the cache is kept at from now on (the

@@ -569,6 +569,13 @@ def update_user(
     return user
 
 
+def stored_password_hashes(session: Session) -> set[str]:
+    """Every password hash the clients and users have: what :func:`passwords.calibrate` times."""
+    clients = select(Client.password_hash).where(Client.password_hash.is_not(None))
+    users = select(User.password_hash).where(User.password_hash.is_not(None))
+    return set(session.scalars(clients.union(users)))
+
+
 def bootstrap_admin(
     session: Session, *, email: str | None, password: str | None, legacy_token_auth: bool = False
 ) -> User | None:

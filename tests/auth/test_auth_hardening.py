@@ -1,9 +1,11 @@
 """bcrypt password hashes from the YAML file, hashes refused when they are neither argon2 nor bcrypt,
-and lockout counters purged once they count no more."""
+lockout counters purged once they count no more, and a wrong password's time that tells nothing."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import bcrypt
@@ -13,10 +15,11 @@ import yaml
 from sqlalchemy import func, select
 
 from hub import config_file
+from hub.auth import passwords
 from hub.auth.models import AuthLockout
 from hub.db.base import utcnow
 from hub.transactions import retention
-from tests.conftest import channel
+from tests.conftest import PARTNER, PASSWORD, channel
 
 LONG = "p" * 80  # bcrypt reads the first 72 bytes: the hashing system did too
 
@@ -93,3 +96,33 @@ def test_expired_lockout_counters_are_purged_by_retention(make_hub, upstream):
     with db.session() as session:
         assert list(session.scalars(select(AuthLockout.principal))) == ["client:locked@127.0.0.1"]
     assert httpx.get(hub.url + "/echo", auth=("locked", "x")).status_code == 429, "a lock in force stays"
+
+
+def test_a_wrong_password_takes_as_long_whatever_the_name_and_its_hash(make_hub, upstream, monkeypatch):
+    """A YAML client's bcrypt hash took its own time to refuse a wrong password, an unknown name the
+    argon2 dummy's: the difference told an attacker the name exists. Every verification now lasts
+    at least as long as the costliest kind of hash stored, timed at start-up, so even the first
+    request tells nothing."""
+    monkeypatch.setattr(passwords, "_FLOOR", passwords._Floor())  # this test's hashes, not earlier ones
+    made = bcrypt.hashpw(b"legacy-password", bcrypt.gensalt(12))  # ~0.25 s: well above a request's own time
+    bcrypt_s = min(timed(lambda: bcrypt.checkpw(b"wrong", made)) for _ in range(3))
+    monkeypatch.setenv("P1_PASSWORD", PASSWORD)
+    legacy = {"client_id": "legacy", "name": "legacy", "roles": ["partner"], "password_hash": made.decode()}
+    hub = make_hub(
+        {"clients": [PARTNER, legacy], "channels": [channel("echo", r"/echo", upstream)]}, auth_cache_ttl_s=0
+    )
+
+    def refused(name: str) -> float:
+        return timed(lambda: httpx.get(hub.url + "/echo", auth=(name, "wrong-password")))
+
+    # before the bcrypt client was ever tried: the start-up timed its hash
+    times = {"unknown": refused("nobody"), "argon2": refused("partner-1"), "bcrypt": refused("legacy")}
+    assert all(took >= 0.8 * bcrypt_s for took in times.values()), (times, bcrypt_s)
+    assert httpx.get(hub.url + "/echo", auth=("partner-1", PASSWORD)).status_code == 200
+    assert httpx.get(hub.url + "/echo", auth=("legacy", "legacy-password")).status_code == 200
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
