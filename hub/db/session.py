@@ -7,13 +7,13 @@ SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` so concurrent writers wait on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
@@ -21,6 +21,7 @@ from sqlalchemy.sql.expression import Executable
 from hub import json_text
 
 CONNECT_TIMEOUT_S = 5  # PostgreSQL
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a SQLite connection waits for another's write lock
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32
 
 
@@ -30,14 +31,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
     cur.close()
 
 
 def _begin_immediate(conn: Connection) -> None:
     # Straight on the DBAPI connection: every transaction begins here, and going through
-    # SQLAlchemy's statement machinery adds about a sixth to a logged one-row write.
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    # SQLAlchemy's statement machinery adds about a sixth to a logged one-row write. Its error is
+    # raised as SQLAlchemy's, as the statement's would be: "database is locked" once busy_timeout
+    # has run out is an OperationalError (a 503, and not retried as a refused write).
+    with dbapi_errors_wrapped(conn.dialect, "BEGIN IMMEDIATE", ()):
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def dbapi_errors_wrapped(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
+    """The driver's errors in the block, for ``sql`` run on the DBAPI connection, raised as
+    SQLAlchemy raises them (``OperationalError``, ``IntegrityError``…), which the hub handles."""
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=dialect) from exc
 
 
 def _json_dumps(value: Any) -> str:
@@ -276,13 +291,8 @@ class Prepared:
         row = f"({', '.join([self.placeholder] * (len(parts) - 1))})"
         return f"{head} SET {set_clause} FROM (VALUES {', '.join([row] * n)}) AS v WHERE {where}"
 
-    @contextmanager
-    def _wrapped(self, sql: str, parameters: Any) -> Iterator[None]:
-        dbapi_error = self.dialect.loaded_dbapi.Error
-        try:
-            yield
-        except dbapi_error as exc:
-            raise DBAPIError.instance(sql, parameters, exc, dbapi_error, dialect=self.dialect) from exc
+    def _wrapped(self, sql: str, parameters: Any) -> AbstractContextManager[None]:
+        return dbapi_errors_wrapped(self.dialect, sql, parameters)
 
 
 def _numbered(sql: str) -> str:

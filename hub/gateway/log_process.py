@@ -11,8 +11,10 @@ the event loop's and never takes its GIL.
 
 A statement that fails makes each write of its group retry alone, so a bad write fails only
 its own request; a close refused even alone is retried bare (its status and deliveries, no
-documents), so its transaction does not stay Processing. The process ends when the hub closes
-its end of the socket (or dies).
+documents), so its transaction does not stay Processing. A write whose outcome is unknown (the
+connection lost during its autocommitted statement or its COMMIT) is not retried: it fails as
+``LogUnavailable``, as when this process dies, and the gateway fails its row if it is there.
+The process ends when the hub closes its end of the socket (or dies).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
+from hub.errors import HubError
 from hub.outbox.service import DeliverySpec, enqueue
 from hub.transactions import service as transactions
 from hub.transactions.models import Status
@@ -140,6 +143,24 @@ class Frames:
         del buffer[:start]
 
 
+class LogUnavailable(HubError):
+    """A write whose outcome is unknown: the writer process stopped, or lost its database connection,
+    before confirming it. It may have been committed or not (the gateway fails its row if it is
+    there: ``pipeline._fail_unconfirmed``)."""
+
+    status = 503
+    title = "Transaction log unavailable"
+
+
+def unconfirmed(error: Exception) -> LogUnavailable:
+    """A write that ``error`` (a lost connection, a failed COMMIT) left unconfirmed; only the
+    class of ``error`` is kept: its text can quote the rows' values."""
+    return LogUnavailable(
+        f"the transaction log lost its database connection before confirming this write "
+        f"({type(error).__name__})"
+    )
+
+
 def portable(error: Exception) -> Exception:
     """``error`` made fit to cross to the hub's process: without the statement's parameters (the
     rows' values, bodies and patient data among them, which the hub must not log), or else a
@@ -165,6 +186,26 @@ def _discard(connection: Connection | None) -> None:
         connection.close()
 
 
+@contextlib.contextmanager
+def _autocommit(connection: Connection) -> Iterator[None]:
+    """The block in autocommit. A connection lost meanwhile refuses the switch back too: that
+    error must not hide the block's own, which says whether its statement may have committed
+    (an ``OperationalError``: unknown, so not retried); after a block that succeeded, the statement
+    stands and the connection is invalidated, to be replaced at its next use."""
+    raw = connection.connection.dbapi_connection
+    raw.autocommit = True
+    succeeded = False
+    try:
+        yield
+        succeeded = True
+    finally:
+        try:
+            raw.autocommit = False
+        except Exception:
+            if succeeded:
+                connection.invalidate()
+
+
 class GroupCommitter:
     """Commits groups of writes on one connection, kept from group to group (no pool checkout,
     pre-ping or reset per group). Its opens record ``instance``, the hub process they belong to."""
@@ -182,7 +223,7 @@ class GroupCommitter:
 
         A statement that fails rolls the group back and each write is retried alone (a close
         refused alone, once more :func:`bare`). A failed COMMIT is not retried, as it may have
-        committed: every write of the group fails.
+        committed: every write of the group fails :func:`unconfirmed`.
         """
         self.commits += 1
         if self.db.dialect == "postgresql" and not any(isinstance(w, Close) and w.deliveries for w in group):
@@ -206,28 +247,27 @@ class GroupCommitter:
             transaction.commit()
         except Exception as exc:
             self._drop()
-            return [(None, exc)] * len(group)
+            return [(None, unconfirmed(exc))] * len(group)
         return [(r, None) for r in results]
 
     def _commit_one_statement(self, group: list[Write], bare_retry: bool) -> list[Outcome] | None:
         """PostgreSQL, no deliveries: the group as one autocommitted statement (one round trip
         instead of three); None when it is too big for one. A statement refused is not committed,
         so each write is retried alone; a lost connection leaves the outcome unknown, so then
-        every write of the group fails (retrying could log a request twice)."""
+        every write of the group fails :func:`unconfirmed` (retrying could log a request twice)."""
         try:
             connection = self._connection = self._connection or self.db.engine.connect()
+        except Exception as exc:  # nothing was sent
+            return [(None, exc)] * len(group)
+        try:
             now = utcnow()
             opens, closes = self._parameters(group, now)
-            raw = connection.connection.dbapi_connection
-            raw.autocommit = True
-            try:
+            with _autocommit(connection):
                 ids = self._open.insert_after_update(connection, opens, self._close, closes)
-            finally:
-                raw.autocommit = False
         except Exception as exc:
             self._drop()
             if isinstance(exc, OperationalError):
-                return [(None, exc)] * len(group)
+                return [(None, unconfirmed(exc))] * len(group)
             if len(group) == 1:
                 return self._failed_alone(group[0], exc, bare_retry)
             return [outcome for write in group for outcome in self.commit([write])]

@@ -25,18 +25,12 @@ from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
 from hub.db.session import Database
-from hub.errors import HubError
 from hub.gateway import log_process
-from hub.gateway.log_process import Close, Frames, Write, encode, frame
+from hub.gateway.log_process import Close, Frames, LogUnavailable, Write, encode, frame
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
 
 STOP_WAIT_S = 10.0
-
-
-class LogUnavailable(HubError):
-    status = 503
-    title = "Transaction log unavailable"
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -130,6 +124,11 @@ class LogWriter:
         self.instance = instance  # the hub process the rows it opens belong to (hub.instances)
         self.max_group = max_group
         self.commits = 0  # DB transactions the writer process has begun, retries included
+        # Requests whose row a write left unconfirmed may have left Processing, and that the hub could
+        # not fail at once (the database unreachable): every heartbeat tries again
+        # (hub.gateway.pipeline.fail_unconfirmed). The event loop adds and a heartbeat thread
+        # removes, each in one call on the set, which the GIL keeps whole.
+        self.unconfirmed: set[str] = set()
         self._sequence = count()
         self._lock = threading.Lock()
         self._process: BaseProcess | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +163,7 @@ async def process(
         if isinstance(exc, LogUnavailable):
             await _fail_unconfirmed(runtime, request.request_id)
         else:
-            await _close_failed(runtime, tx_id, started, exc)
+            await _close_failed(runtime, tx_id, started, exc, request.request_id)
         metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
         raise
     metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
@@ -202,9 +202,10 @@ async def _run(
     return response, closing, deliveries
 
 
-async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Exception) -> None:
+async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Exception, request_id: str) -> None:
     """Close a transaction whose processing raised as Failed, rather than leave it Processing
-    until a restart. Its error names only the exception's class: its text may hold patient data."""
+    until a restart. Its error names only the exception's class: its text may hold patient data.
+    Should that close fail too (the database unreachable), the row is failed as unconfirmed."""
     message = f"the hub failed while processing this request ({type(exc).__name__}); see the hub log"
     status = exc.status if isinstance(exc, HubError) else 500
     closing = transactions.Closing(Status.FAILED, status, None, None, [], {}, error={"message": message})
@@ -212,23 +213,39 @@ async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Excepti
         await runtime.log_writer.close(tx_id, closing, started, [])
     except Exception:
         log.exception("could not close a failed transaction", extra={"transaction_id": tx_id})
+        await _fail_unconfirmed(runtime, request_id)
 
 
 async def _fail_unconfirmed(runtime: Runtime, request_id: str) -> None:
-    """The writer process stopped before confirming a write of this request, which it may or may
-    not have committed: fail the row if it is there and still Processing, through the hub's own
-    connection (a close the writer did commit stands), rather than leave it until a restart."""
-
-    def fail() -> None:
-        with runtime.db.session() as session:
-            transactions.fail_unconfirmed(
-                session, request_id=request_id, instance=runtime.settings.instance_name
-            )
-
+    """The log writer did not confirm a write of this request, which may or may not have been
+    committed: fail the row if it is there and still Processing, through the hub's own connection
+    (a close the writer did commit stands). Should the database be unreachable too, every heartbeat
+    tries again (:func:`fail_unconfirmed`) until it is done, rather than leave it until a restart."""
     try:
-        await to_thread.run_sync(fail)
-    except Exception as exc:  # the database is down too: the next start-up's take-over fails it
-        log_fault(log, "could not fail a transaction its writer left unconfirmed", exc)
+        await to_thread.run_sync(_fail_rows, runtime, [request_id])
+    except Exception as exc:
+        runtime.log_writer.unconfirmed.add(request_id)
+        log_fault(log, "could not fail a transaction its writer left unconfirmed; will try again", exc)
+
+
+def fail_unconfirmed(runtime: Runtime) -> int:
+    """Fail the rows still Processing of the requests :func:`_fail_unconfirmed` could not settle
+    (blocking; the heartbeat's); how many. Raises, keeping them for the next try, when the database
+    refuses."""
+    owed = runtime.log_writer.unconfirmed
+    taken = set(owed)
+    if not taken:
+        return 0
+    failed = _fail_rows(runtime, taken)
+    owed.difference_update(taken)
+    return failed
+
+
+def _fail_rows(runtime: Runtime, request_ids: Collection[str]) -> int:
+    with runtime.db.session() as session:
+        return transactions.fail_unconfirmed(
+            session, request_ids=request_ids, instance=runtime.settings.instance_name
+        )
 
 
 async def _call_primary(

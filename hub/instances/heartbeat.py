@@ -22,6 +22,7 @@ from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from hub.db.base import utcnow
+from hub.gateway import pipeline
 from hub.instances import service
 from hub.instances.service import Orphans
 from hub.periodic import repeat, stop
@@ -43,12 +44,19 @@ def start(runtime: Runtime) -> None:
 
 
 def beat(runtime: Runtime, started_at: datetime | None) -> datetime:
-    """One heartbeat and take-over (blocking). ``started_at``: this instance's start time as the
-    last beat found it (None at the first); returns it as this beat found it."""
+    """One heartbeat and take-over (blocking), then the failing of this process's own requests its
+    log writer left unconfirmed while the database was unreachable (``pipeline.fail_unconfirmed``).
+    ``started_at``: this instance's start time as the last beat found it (None at the first);
+    returns it as this beat found it."""
     settings = runtime.settings
     with runtime.db.session() as session:
         stored = service.beat(session, settings.instance_name, started_at or utcnow(), restart=False)
         taken = _take_over(session, Orphans.now(session, settings, at_start=False))
+    unconfirmed = pipeline.fail_unconfirmed(runtime)
+    if unconfirmed:
+        log.warning(
+            "transactions left unconfirmed by the log writer marked Failed", extra={"count": unconfirmed}
+        )
     if started_at is not None and stored != started_at:
         log.error(
             "another hub process has started under this instance name: each takes over the other's "

@@ -6,7 +6,7 @@ writer runs prepared and in groups, to keep the per-request cost of logging smal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -33,6 +33,8 @@ from hub.instances.service import Orphans
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions.models import Status, Transaction
 
+# request ids per statement when rows left unconfirmed are failed (a bounded IN list)
+UNCONFIRMED_BATCH = 500
 FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
 
 
@@ -249,16 +251,18 @@ def recover_processing(session: Session, orphans: Orphans) -> int:
     return _fail_processing(session, orphans.condition(Transaction.instance), message)
 
 
-def fail_unconfirmed(session: Session, *, request_id: str, instance: str) -> int:
-    """Mark as Failed the row of request ``request_id`` if it is still Processing: the log writer
-    process stopped before confirming its open or its close, either of which it may have committed
-    (a close it did commit stands)."""
+def fail_unconfirmed(session: Session, *, request_ids: Collection[str], instance: str) -> int:
+    """Mark as Failed the rows of requests ``request_ids`` that are still Processing: the log
+    writer did not confirm their open or their close, either of which it may have committed (a
+    close it did commit stands)."""
     message = (
-        "the transaction log writer stopped before confirming this request's log; "
-        "its outcome was not recorded; rerun it if needed"
+        "the hub could not confirm this request's log (its log writer stopped or lost the "
+        "database); its outcome was not recorded; rerun it if needed"
     )
-    condition = and_(Transaction.request_id == request_id, Transaction.instance == instance)
-    return _fail_processing(session, condition, message)
+    ids = sorted(request_ids)
+    batches = (ids[at : at + UNCONFIRMED_BATCH] for at in range(0, len(ids), UNCONFIRMED_BATCH))
+    mine = Transaction.instance == instance
+    return sum(_fail_processing(session, and_(Transaction.request_id.in_(b), mine), message) for b in batches)
 
 
 # Each orchestration without its request and response bodies, in order, rewritten by the database

@@ -360,7 +360,7 @@ async def _stopped_before_committing(
     raise LogUnavailable("the transaction log writer stopped before confirming this write")
 
 
-UNCONFIRMED = "the transaction log writer stopped before confirming this request's log"
+UNCONFIRMED = "the hub could not confirm this request's log"
 
 
 @pytest.mark.usefixtures("partner_password")
