@@ -2,6 +2,7 @@
 
 HubError                      any error the hub reports to a caller
 ├── BadRequest                400 malformed input
+│   └── Unstorable            400 a value the database refuses (NUL in text, a number past a column)
 ├── Unauthenticated           401 no or wrong credentials
 ├── Forbidden                 403 authenticated but not allowed
 ├── NotFound                  404
@@ -35,6 +36,10 @@ class HubError(Exception):
 class BadRequest(HubError):
     status = 400
     title = "Bad request"
+
+
+class Unstorable(BadRequest):
+    title = "Invalid value"
 
 
 class Unauthenticated(HubError):

@@ -19,6 +19,8 @@ BOM = b"\xef\xbb\xbf"
 _LONG_DIGITS = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
 # a \u0000 escape, not an escaped backslash followed by "u0000": an odd number of backslashes
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+# what is left of a surrogate once a decoder has joined each pair into its character
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _as_orjson_writes(value: Any) -> Any:
@@ -54,3 +56,21 @@ def without_nul(text: str) -> str:
     """JSON text with each \\u0000 escape made U+FFFD: PostgreSQL refuses NUL in text and jsonb,
     and both backends must store the same document."""
     return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def lone_surrogate(doc: Any) -> bool:
+    """Whether a string or key of the decoded ``doc`` holds a lone UTF-16 surrogate (a ``\\ud800``
+    escape without its pair): JSON's grammar lets one through, but it is no Unicode text, so UTF-8,
+    both databases and the answer's own JSON refuse it (orjson refuses it as it reads)."""
+    pending = [doc]
+    while pending:  # a loop, not recursion: the document may nest as deep as its decoder allowed
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

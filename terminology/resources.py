@@ -29,6 +29,9 @@ NOT_IN_ENVELOPE = frozenset(
 )
 _NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9.-]+")
 FHIR_ID = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
+# the lengths of the columns the envelope is kept in (models.py): PostgreSQL refuses a longer value,
+# SQLite would keep it, so both refuse it here
+MAX_LENGTHS = {"url": 1000, "version": 64, "name": 255, "title": 1000}
 
 
 def validate(resource_type: str, data: Any) -> dict[str, Any]:
@@ -51,6 +54,12 @@ def validate(resource_type: str, data: Any) -> dict[str, Any]:
         raise InvalidResource(
             f"{resource_type}.url is required by this server", expression=f"{resource_type}.url"
         )
+    for field, most in MAX_LENGTHS.items():
+        if len(data.get(field) or "") > most:
+            raise InvalidResource(
+                f"{resource_type}.{field} is longer than this server keeps ({most} characters)",
+                expression=f"{resource_type}.{field}",
+            )
     if data.get("status") not in STATUSES:
         raise InvalidResource(
             f"{resource_type}.status must be one of {', '.join(STATUSES)}",

@@ -3,6 +3,7 @@ and the hub served over real HTTP on a loopback port."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -242,6 +243,12 @@ def make_hub(database_url: str, tmp_path: Path) -> Iterator[Any]:
 def partner_password(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment variable the ``PARTNER`` client's password is read from."""
     monkeypatch.setenv("P1_PASSWORD", PASSWORD)
+
+
+def as_json(body: Any) -> dict[str, Any]:
+    """httpx arguments sending ``body`` as any JSON writer does, a lone surrogate (``"\\ud800"``) as
+    its escape: httpx's own ``json=`` writes UTF-8, which cannot hold one."""
+    return {"content": json.dumps(body), "headers": {"content-type": "application/json"}}
 
 
 def channel(name: str, pattern: str, url: str, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import requests
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, OperationalError
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.common.errors import AdapterError
 from hub.api.deps import check_admin_first, needs_admin
-from hub.errors import HubError
+from hub.errors import HubError, Unstorable
 from hub.logs import request_id
 
 log = logging.getLogger("hub.api")
@@ -35,6 +35,18 @@ def problem(
         body["request_id"] = rid
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def unstorable(exc: DataError) -> Unstorable:
+    """The error to answer, in the API's own shape, when the database refused a value the API's
+    validation let through (a NUL character in text, a number past a column's range): the caller's
+    input, not a hub fault. The database's message may quote the value, so it goes to the log only
+    as the error's class."""
+    log.info("database refused a value", extra={"error": type(exc.orig).__name__})
+    return Unstorable(
+        "a value in the request cannot be stored or searched for (e.g. a NUL character in text, "
+        "or a number out of range)"
+    )
 
 
 def _hub_problem(exc: HubError) -> JSONResponse:
@@ -153,17 +165,12 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, detail, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)
-    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
-        # the database refused a value the API's validation let through (a NUL character in text,
-        # a number past a column's range): the caller's input, not a hub fault. The database's
-        # message may quote the value, so it goes to the log only as the error's class.
-        log.info("database refused a value", extra={"error": type(exc.orig).__name__})
-        return problem(
-            400,
-            "Invalid value",
-            "a value in the request cannot be stored or searched for (e.g. a NUL character in text, "
-            "or a number out of range)",
-        )
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # handled here, not in a route: the request's session has rolled back by now. A route of
+        # another protocol (FHIR, DHIS2) answers it in that protocol's shape.
+        error = unstorable(exc)
+        render = getattr(request.scope.get("route"), "error_response", None)
+        return render(error, request) if render is not None else _hub_problem(error)
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId
+from hub.api.routing import JsonRoute
 from hub.auth.schemas import UserIn, UserOut, UserPatch
 from hub.auth.service import (
     create_user,
@@ -19,7 +20,7 @@ from hub.auth.service import (
 from hub.clients.schemas import TokenCreated, TokenIn, TokenOut
 from hub.errors import Conflict
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=JsonRoute)
 
 
 @router.get("", response_model=list[UserOut], summary="List admin-API users")

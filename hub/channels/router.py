@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
+from hub.api.routing import JsonRoute
 from hub.channels import service
 from hub.channels.schemas import ChannelAuditOut, ChannelOut, ChannelSpec
 
-router = APIRouter(prefix="/channels", tags=["channels"])
+router = APIRouter(prefix="/channels", tags=["channels"], route_class=JsonRoute)
 
 
 @router.get("", response_model=list[ChannelOut], summary="List channels, highest priority first")

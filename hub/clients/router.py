@@ -6,12 +6,13 @@ from fastapi import APIRouter, status
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId
+from hub.api.routing import JsonRoute
 from hub.auth import service as auth_service
 from hub.auth.models import Client
 from hub.clients import service
 from hub.clients.schemas import ClientIn, ClientOut, ClientPatch, TokenCreated, TokenIn, TokenOut
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients", tags=["clients"], route_class=JsonRoute)
 
 
 def _out(client: Client) -> ClientOut:

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.openapi import PUBLIC
+from hub.api.routing import JsonRoute
 from hub.auth import legacy
 from hub.channels import service as channel_service
 from hub.channels.schemas import ChannelOut
@@ -27,7 +28,7 @@ from hub.errors import BadRequest
 from hub.mediators import service
 from hub.mediators.schemas import HeartbeatIn, MediatorIn, MediatorOut
 
-router = APIRouter(tags=["mediators"])
+router = APIRouter(tags=["mediators"], route_class=JsonRoute)
 
 T = TypeVar("T")
 JsonBody = Annotated[Any, Body()]

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.fields import RowId
 from hub.api.paging import next_cursor
+from hub.api.routing import JsonRoute
 from hub.outbox import service
 from hub.outbox.models import DeliveryStatus
 from hub.outbox.schemas import DeliveryDetail, DeliveryPage, DeliverySummary, RetryRequest, RetryResult
 
-router = APIRouter(prefix="/outbox", tags=["outbox"])
+router = APIRouter(prefix="/outbox", tags=["outbox"], route_class=JsonRoute)
 
 
 @router.get("", response_model=DeliveryPage, summary="List deliveries, newest first")

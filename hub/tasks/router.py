@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Response
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.fields import MAX_ROW_ID, RowId
 from hub.api.paging import next_cursor
+from hub.api.routing import JsonRoute
 from hub.tasks import admin as admin_tasks
 from hub.tasks import service
 from hub.tasks.models import ItemStatus, TaskStatus
 from hub.tasks.schemas import TaskDetail, TaskItem, TaskItemPage, TaskMove, TaskPage, TaskRequest, TaskSummary
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=JsonRoute)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hub.api.deps import AdminDep, RuntimeDep, SessionDep
 from hub.api.fields import RowId, UtcTimestamp
 from hub.api.paging import next_cursor
+from hub.api.routing import JsonRoute
 from hub.errors import BadRequest
 from hub.gateway.rerun import rerun, rerun_outcome
 from hub.transactions import service
@@ -23,7 +24,7 @@ from hub.transactions.schemas import (
     TransactionSummary,
 )
 
-router = APIRouter(prefix="/transactions", tags=["transactions"])
+router = APIRouter(prefix="/transactions", tags=["transactions"], route_class=JsonRoute)
 
 
 @router.get("", response_model=TransactionPage, summary="List transactions, newest first")

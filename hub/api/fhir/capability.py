@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 
 from hub.api.fhir.crud import SEARCH_PARAMS
 from hub.api.fhir.deps import CatalogDep
-from hub.api.fhir.outcome import FhirResponse
+from hub.api.fhir.outcome import FhirResponse, FhirRoute
 from hub.api.openapi import PUBLIC
 from terminology.catalog import Catalog
 from terminology.errors import InvalidParameter
 
-router = APIRouter(tags=["FHIR terminology"])
+router = APIRouter(tags=["FHIR terminology"], route_class=FhirRoute)
 
 OPERATIONS = {
     "CodeSystem": ("lookup", "validate-code", "subsumes"),

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request
 
 from hub.api.fhir import render
 from hub.api.fhir.deps import operation_call
-from hub.api.fhir.outcome import FhirResponse
+from hub.api.fhir.outcome import FhirResponse, FhirRoute
 from hub.api.fhir.params import OperationInput, get_and_post
 from terminology import operations
 from terminology.catalog import Catalog, LoadedSystem
 from terminology.errors import InvalidParameter, MissingParameter
 
-router = APIRouter(tags=["FHIR terminology"])
+router = APIRouter(tags=["FHIR terminology"], route_class=FhirRoute)
 
 LOOKUP = ("code", "system", "version", "coding", "date", "displayLanguage", "property")
 VALIDATE = (

@@ -11,13 +11,13 @@ from hub.api.deps import SessionDep
 from hub.api.fhir import render
 from hub.api.fhir.codesystem import code_and_system
 from hub.api.fhir.deps import ReaderDep
-from hub.api.fhir.outcome import FhirResponse
+from hub.api.fhir.outcome import FhirResponse, FhirRoute
 from hub.api.fhir.params import OperationInput, get_and_post, operation
 from terminology import conceptmaps, resources, translate
 from terminology.errors import InvalidParameter, MissingParameter, NotSupported
 from terminology.models import ConceptMap
 
-router = APIRouter(tags=["FHIR terminology"])
+router = APIRouter(tags=["FHIR terminology"], route_class=FhirRoute)
 
 TRANSLATE = (
     "url",

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from hub.errors import HubError, PayloadTooLarge
@@ -39,6 +40,15 @@ async def request_body(request: Request) -> bytes:
         return await request.body()
     except PayloadTooLarge as exc:
         raise HubFailure(exc) from exc
+
+
+class FhirRoute(APIRoute):
+    """A route under ``/fhir``: an error the app's handlers render for every API (a value the
+    database refused, :func:`hub.api.problems.install`) is an OperationOutcome here too."""
+
+    def error_response(self, exc: HubError, _request: Request) -> Response:
+        failure = HubFailure(exc)
+        return FhirResponse(operation_outcome(failure), status_code=failure.status, headers=failure.headers)
 
 
 def operation_outcome(exc: FhirError) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from terminology.errors import InvalidParameter, MissingParameter
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+MAX_INTEGER = 2**31 - 1  # FHIR's integer is a signed 32-bit number
 
 
 @dataclass
@@ -74,12 +75,15 @@ class OperationInput:
 
     def integer(self, name: str) -> int | None:
         value = self.one(name)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
+        if value is None:
+            return None
         if isinstance(value, str) and value.isdigit():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER:
+            return value
         raise InvalidParameter(
-            f"{self.operation}: {name} must be a whole number ≥ 0, not {value!r}", expression=name
+            f"{self.operation}: {name} must be a whole number from 0 to {MAX_INTEGER}, not {value!r}",
+            expression=name,
         )
 
     def coding(self, name: str) -> dict[str, Any] | None:
@@ -87,7 +91,7 @@ class OperationInput:
         value = self.one(name)
         if value is None or isinstance(value, dict):
             return value
-        system, bar, code = value.rpartition("|")
+        system, bar, code = value.rpartition("|") if isinstance(value, str) else ("", "", "")
         if not bar or not code:
             raise InvalidParameter(
                 f"{self.operation}: {name} must be written system|code, not {value!r}", expression=name
@@ -130,7 +134,7 @@ async def from_body(request: Request, operation: str, accepted: Collection[str])
             f"{operation}: invalid Parameters: {issues[0][1]}: {issues[0][0]}", issues=issues
         ) from exc
     found = from_query(request, operation, accepted).values
-    for parameter in data.get("parameter", ()):
+    for parameter in data.get("parameter") or ():  # the model lets "parameter": null through
         value = parameter.get("resource", parameter.get("part"))
         if value is None:
             value = next((v for k, v in parameter.items() if k.startswith("value")), None)

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from hub.api.fhir import capability, codesystem, conceptmap, crud, valueset
+from hub.api.fhir.outcome import FhirRoute
 from terminology import codesystems, conceptmaps, valuesets
 from terminology.models import CodeSystem, ConceptMap, ValueSet
 
@@ -33,7 +34,7 @@ RESOURCE_TYPES = (
     crud.ResourceType("ValueSet", ValueSet, valuesets.save, _value_set, _value_set),
     crud.ResourceType("ConceptMap", ConceptMap, conceptmaps.save, conceptmaps.render, conceptmaps.render),
 )
-resource_routes = APIRouter(tags=["FHIR terminology"])
+resource_routes = APIRouter(tags=["FHIR terminology"], route_class=FhirRoute)
 for resource_type in RESOURCE_TYPES:
     crud.add_routes(resource_routes, resource_type)
 router.include_router(resource_routes)

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Request
 from hub.api.fhir import render
 from hub.api.fhir.codesystem import code_and_system
 from hub.api.fhir.deps import operation_call
-from hub.api.fhir.outcome import FhirResponse
+from hub.api.fhir.outcome import FhirResponse, FhirRoute
 from hub.api.fhir.params import OperationInput, get_and_post
 from terminology import expand
 from terminology.catalog import Catalog
 from terminology.errors import InvalidParameter
 
-router = APIRouter(tags=["FHIR terminology"])
+router = APIRouter(tags=["FHIR terminology"], route_class=FhirRoute)
 
 EXPAND = (
     "url",

@@ -10,7 +10,8 @@ that matches all of them, through two URL convertors whose regexes may match not
     def org_unit(uid: str, version: ApiVersionDep, client: Dhis2ClientDep) -> dict: ...
 
 Routes made by :func:`dhis2_router` answer every error (any :class:`~hub.errors.HubError`,
-invalid query parameters) as a DHIS2 WebMessage instead of problem+json::
+invalid query parameters, a value the database refuses) as a DHIS2 WebMessage instead of
+problem+json::
 
     {"httpStatus": "Not Found", "httpStatusCode": 404, "status": "ERROR", "message": "..."}
 
@@ -160,6 +161,10 @@ class Dhis2Route(APIRoute):
                 return web_message_response(400, f"Invalid request: {problems}")
 
         return handle
+
+    def error_response(self, exc: HubError, request: Request) -> Response:
+        """An error raised past the route (a value the database refused), as this route answers it."""
+        return _error_response(exc, request)
 
 
 def dhis2_router(**kwargs: Any) -> APIRouter:

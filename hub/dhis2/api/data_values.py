@@ -137,8 +137,20 @@ def task_summary(job_id: str, session: SessionDep, client: Dhis2DataClientDep) -
     return tasks.get(session, job_id=job_id, client=client.name).summary or {}
 
 
+def _text(request: Request, name: str) -> str | None:
+    """A parameter that is searched for: the export streams, so PostgreSQL's refusal of a NUL
+    character would come after the answer began, as a broken response."""
+    value = request.query_params.get(name)
+    if value is not None and "\x00" in value:
+        raise BadRequest(f"{name} must not contain a NUL character")
+    return value
+
+
 def _list(request: Request, name: str) -> list[str]:
-    return [v for item in request.query_params.getlist(name) for v in item.split(",") if v]
+    values = [v for item in request.query_params.getlist(name) for v in item.split(",") if v]
+    if any("\x00" in v for v in values):
+        raise BadRequest(f"{name} must not contain a NUL character")
+    return values
 
 
 def _date(request: Request, name: str) -> date | None:
@@ -149,8 +161,16 @@ def _date(request: Request, name: str) -> date | None:
         raise BadRequest(f"{name} must be a date (yyyy-MM-dd), not {value!r}") from exc
 
 
+def _day_start(request: Request, name: str) -> datetime | None:
+    """The start of the day ``name`` gives, in the server's time zone, as DHIS2 reads it."""
+    day = _date(request, name)
+    try:
+        return datetime.combine(day, datetime.min.time()).astimezone() if day else None
+    except (ValueError, OverflowError) as exc:  # the first day of year 1, east of UTC: year 0
+        raise BadRequest(f"{name} is out of range: {day}") from exc
+
+
 def _query(request: Request, client: Principal) -> export.Query:
-    updated = _date(request, "lastUpdated")
     return export.Query(
         data_sets=_list(request, "dataSet"),
         data_elements=_list(request, "dataElement"),
@@ -160,8 +180,8 @@ def _query(request: Request, client: Principal) -> export.Query:
         org_units=_list(request, "orgUnit"),
         children=request.query_params.get("children", "false").lower() == "true",
         include_deleted=request.query_params.get("includeDeleted", "false").lower() == "true",
-        last_updated=datetime.combine(updated, datetime.min.time()).astimezone() if updated else None,
-        attribute_option_combo=request.query_params.get("attributeOptionCombo"),
+        last_updated=_day_start(request, "lastUpdated"),
+        attribute_option_combo=_text(request, "attributeOptionCombo"),
         roots=client.org_units,
     )
 

@@ -36,7 +36,14 @@ from hub.dhis2.metadata import geometry
 from hub.dhis2.metadata.fields import LIST_DEFAULT, parse_fields, select_fields
 from hub.dhis2.metadata.identifiers import Identifier
 from hub.dhis2.metadata.importer import ImportStrategy, import_metadata
-from hub.dhis2.metadata.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryError, get_object, list_objects
+from hub.dhis2.metadata.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    QueryError,
+    get_object,
+    list_objects,
+)
 from hub.dhis2.metadata.schema import OBJECT_TYPES, ORG_UNITS, ObjectType
 from hub.dhis2.metadata.stream import ExportError, read_export
 from hub.errors import BadRequest, NotFound
@@ -83,7 +90,7 @@ def _list_endpoint(object_type: ObjectType) -> Callable[..., dict[str, Any]]:
         _client: Dhis2ClientDep,
         fields: FieldsParam = [],  # noqa: B006 - FastAPI copies defaults per request
         filters: FilterParam = [],  # noqa: B006
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         paging: bool = True,
         order: str | None = None,

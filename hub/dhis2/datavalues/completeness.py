@@ -17,7 +17,7 @@ from hub.dhis2.config import Dhis2Target
 from hub.dhis2.datavalues import log, periods
 from hub.dhis2.datavalues.deliveries import post
 from hub.dhis2.datavalues.models import CompleteRegistration
-from hub.dhis2.datavalues.parsers import Header
+from hub.dhis2.datavalues.parsers import Header, MalformedPayload, field
 from hub.dhis2.datavalues.resolver import Resolver, Schemes
 from hub.dhis2.datavalues.summary import Code, ImportSummary
 from hub.errors import BadRequest
@@ -25,6 +25,8 @@ from hub.outbox.service import DeliverySpec, enqueue
 from hub.settings import Settings
 
 KEY = ("data_set", "period", "org_unit", "attribute_option_combo")
+ARRAY = "completeDataSetRegistrations"
+TEXT_FIELDS = ("dataSet", "period", "organisationUnit", "orgUnit", "attributeOptionCombo", "date", "storedBy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,16 @@ def deliveries(
     return post("/api/completeDataSetRegistrations", body, query={}, targets=targets, settings=settings)
 
 
+def _as_read(index: int, item: Any) -> Any:
+    """A registration with its text fields as DHIS2 reads them (numbers spelled out); raises
+    :class:`MalformedPayload` for an object or an array in one, or in ``completed``."""
+    if not isinstance(item, dict):
+        return item
+    if isinstance(item.get("completed"), dict | list):
+        raise MalformedPayload(f"{ARRAY}[{index}].completed must be true or false")
+    return {**item, **{k: field(item[k], k, index, array=ARRAY) for k in TEXT_FIELDS if k in item}}
+
+
 def _check(
     index: int, item: dict[str, Any], resolver: Resolver, summary: ImportSummary, client: str
 ) -> Registration | None:
@@ -132,9 +144,13 @@ def import_registrations(
     settings: Settings,
 ) -> ImportSummary:
     """Validate, store and queue a ``{"completeDataSetRegistrations": [...]}`` document, logged."""
-    items = document.get("completeDataSetRegistrations") if isinstance(document, dict) else None
+    items = document.get(ARRAY) if isinstance(document, dict) else None
     if not isinstance(items, list):
         raise BadRequest('expected {"completeDataSetRegistrations": [...]}')
+    try:
+        items = [_as_read(n, item) for n, item in enumerate(items)]
+    except MalformedPayload as exc:
+        raise BadRequest(str(exc)) from exc
     payload = orjson.dumps(document)
     transaction_id, started = log.open_entry(db, client=client.name, method="POST",
                                              path="/api/completeDataSetRegistrations", query="", headers={},

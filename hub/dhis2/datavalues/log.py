@@ -69,3 +69,12 @@ def close_entry(
     )
     with db.session() as session:
         close_transaction(session, transaction_id, closing, started)
+
+
+def fail_entry(db: Database, *, transaction_id: int, started: datetime, error: Exception) -> None:
+    """Close the entry of an import that raised as Failed, rather than leave it Processing until
+    a restart; its error names only the exception's class (its text may hold the payload's values)."""
+    message = f"the import failed ({type(error).__name__}); see the hub log"
+    closing = Closing(Status.FAILED, 500, None, None, [], {}, error={"message": message})
+    with db.session() as session:
+        close_transaction(session, transaction_id, closing, started)

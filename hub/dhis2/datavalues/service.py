@@ -218,9 +218,18 @@ def import_logged(
     transaction_id, started = log.open_entry(
         db, client=options.client, instance=settings.instance_name, **log_fields(source, received)
     )
-    summary = import_values(
-        db, source=source, options=options, transaction_id=transaction_id, targets=targets, settings=settings
-    )
+    try:
+        summary = import_values(
+            db,
+            source=source,
+            options=options,
+            transaction_id=transaction_id,
+            targets=targets,
+            settings=settings,
+        )
+    except Exception as exc:
+        log.fail_entry(db, transaction_id=transaction_id, started=started, error=exc)
+        raise
     status = summary.http_status(version)
     log.close_entry(
         db,

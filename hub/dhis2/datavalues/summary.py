@@ -84,6 +84,7 @@ class Code(enum.Enum):
         ("organisationUnit", "dataElement"),
         "Data element: `{1}` must be assigned through data sets to organisation unit: `{0}`",
     )
+    E7637 = ("storedBy", (), "Invalid storedBy: {0}")
     E7640 = (
         "period",
         ("period", "dataSet"),

@@ -31,12 +31,22 @@ NUMERIC_TYPES = frozenset(
      "UNIT_INTERVAL", "PERCENTAGE"}
 )  # fmt: skip
 COMMENT_MAX_LENGTH = 50_000
+STORED_BY_MAX_LENGTH = 255  # DHIS2's, and the store's column
 # org unit, period, data element, category option combo, attribute option combo,
 # value, comment, stored by, followup, remove, numeric value (for min/max)
 Row = tuple[str, str, str, str, str, str | None, str | None, str | None, bool, bool, float | None]
 DELETE = "DELETE"
 # a conflict code and the arguments of each conflict it raises (E7614: one per option)
 Problem = tuple[Code, tuple[tuple[str, ...], ...]]
+
+
+def stored_by_problem(stored_by: str) -> str | None:
+    """DHIS2's error key for a ``storedBy`` the store cannot hold; None when it can."""
+    if len(stored_by) > STORED_BY_MAX_LENGTH:
+        return "stored_by_length_greater_than_max_length"
+    if "\x00" in stored_by:  # PostgreSQL's text cannot hold it
+        return "stored_by_contains_nul_character"
+    return None
 
 
 def _one(code: Code, *args: str) -> Problem:
@@ -322,6 +332,10 @@ class Validator:
                         return None
             if comment is not None and len(comment) > COMMENT_MAX_LENGTH:
                 return summary.conflict(index, Code.E7620, "comment_length_greater_than_max_length")
+            if comment is not None and "\x00" in comment:
+                return summary.conflict(index, Code.E7620, "comment_contains_nul_character")
+        if stored_by is not None and (problem := stored_by_problem(stored_by)):
+            return summary.conflict(index, Code.E7637, problem)
         if target.required_problem is not None:
             return summary.reject(index, *target.required_problem)
         data_set = target.data_set

@@ -127,5 +127,7 @@ def error(value: str, value_type: str) -> str | None:
     """None when ``value`` (already normalised) is valid for ``value_type``, else DHIS2's error key."""
     if len(value) > VALUE_MAX_LENGTH:
         return "value_length_greater_than_max_length"
+    if "\x00" in value:  # PostgreSQL's text cannot hold it
+        return "value_contains_nul_character"
     check = CHECKS.get(value_type)
     return None if check is None else check(value)

@@ -27,9 +27,11 @@ def from_legacy(feature_type: str | None, coordinates: str | None) -> dict[str, 
     """
     if not coordinates or (feature_type or "NONE") == "NONE":
         return None
+    if not isinstance(coordinates, str):
+        raise ValueError(f"coordinates must be text (JSON arrays), not {type(coordinates).__name__}")
     try:
         parsed = json.loads(coordinates)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # nested past the decoder's depth: no shape
         raise ValueError(f"coordinates are not a JSON array: {coordinates[:60]!r}") from exc
     depth = _depth(parsed)
     if depth == 1 and len(parsed) == 2:

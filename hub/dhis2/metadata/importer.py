@@ -35,6 +35,7 @@ from hub.dhis2.metadata.report import (
     INVALID_VALUE,
     MISSING_PROPERTY,
     NO_MATCHING_OBJECT,
+    TOO_LONG,
     ErrorReport,
     ImportReport,
     ObjectReport,
@@ -155,14 +156,44 @@ def _check(
             obj[prop],
         )
         for prop, allowed in object_type.enums.items()
-        if obj.get(prop) is not None and obj[prop] not in allowed
+        if obj.get(prop) is not None and (not isinstance(obj[prop], str) or obj[prop] not in allowed)
     ]
     if errors:
         return None, errors
     try:
-        return object_type.row(obj), []
+        row = object_type.row(obj)
     except ValueError as exc:
         return None, [_error(object_type, INVALID_VALUE, str(exc), "geometry")]
+    errors = _mistyped(object_type, row)
+    return (None, errors) if errors else (row, [])
+
+
+NUMBER = (int, float)  # a whole number fills a decimal property
+
+
+def _mistyped(object_type: ObjectType, row: dict[str, Any]) -> list[ErrorReport]:
+    """A value of another JSON type than its property's (an array for a name, text for a level),
+    which DHIS2's reader refuses too, or a text longer than its column (PostgreSQL refuses it, SQLite
+    would keep it); a number for a text is written out, as DHIS2 reads it."""
+    columns = object_type.model.__table__.c
+    wire: dict[str, str] = {}
+    for prop, column in object_type.properties.items():
+        wire.setdefault(column, prop)  # the first of a column's names: name, not displayName
+    errors = []
+    for column, value in row.items():
+        kind = columns[column].type.python_type
+        if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+            row[column] = value = str(value)
+        prop = wire.get(column, column)
+        if isinstance(value, str) and kind is str:
+            most = getattr(columns[column].type, "length", None)
+            if most is not None and len(value) > most:
+                message = f"Maximum length of property `{prop}`is {most}, but given length was {len(value)}."
+                errors.append(_error(object_type, TOO_LONG, message, prop, value))
+        elif not (value is None or kind is object or isinstance(value, NUMBER if kind is float else kind)):
+            message = f"Value `{value}` is not valid for property `{prop}`."
+            errors.append(_error(object_type, INVALID_VALUE, message, prop, value))
+    return errors
 
 
 def _import_batch(

@@ -23,6 +23,8 @@ from hub.dhis2.metadata.schema import ObjectType, parse_timestamp
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 10_000
+MAX_INTEGER = 2**63 - 1  # both databases' integers are 64-bit at most, as their drivers' parameters
+MAX_PAGE = MAX_INTEGER // MAX_PAGE_SIZE  # so any page's offset is one too
 
 
 class QueryError(ValueError):
@@ -46,6 +48,8 @@ def _coerce(column: InstrumentedAttribute[Any], value: str) -> Any:
             return parse_timestamp(value)
         if kind is date:
             return date.fromisoformat(value[:10])
+        if kind is int and not -MAX_INTEGER - 1 <= int(value) <= MAX_INTEGER:
+            raise ValueError(value)  # no column holds it, and the driver would refuse to send it
         return kind(value)
     except ValueError as exc:
         raise QueryError(f"value `{value}` does not fit property `{column.key}`") from exc

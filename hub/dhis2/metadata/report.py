@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MISSING_PROPERTY = "E4000"
+TOO_LONG = "E4001"
 INVALID_UID = "E4014"
 # DHIS2 refuses an unknown enum value while parsing; the cache reports it per object instead.
 INVALID_VALUE = "E4030"

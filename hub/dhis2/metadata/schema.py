@@ -107,6 +107,8 @@ def parse_timestamp(value: str | None) -> datetime | None:
     """A DHIS2 timestamp (``2019-08-26T14:24:45.185``, zone-less means UTC) as an aware datetime."""
     if not value:
         return None
+    if not isinstance(value, str):
+        raise ValueError(f"`{value}` is not a timestamp")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -120,7 +122,11 @@ def format_timestamp(value: datetime | date | None) -> str | None:
 
 
 def _date(value: str | None) -> date | None:
-    return value and date.fromisoformat(value[:10])
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"`{value}` is not a date")
+    return date.fromisoformat(value[:10])
 
 
 def _ref(obj: dict[str, Any], key: str) -> str | None:

@@ -106,6 +106,19 @@ def text(value: object) -> str | None:
     return str(value)
 
 
+def field(value: object, name: str, index: int | None = None, *, array: str = "dataValues") -> str | None:
+    """A text field of a JSON payload as DHIS2 reads it: a string as is, numbers and booleans in their
+    JSON spelling (as Jackson coerces them); an object or an array is no text (a malformed payload,
+    ``name`` of the ``index``-th entry of ``array`` in its message)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        where = name if index is None else f"{array}[{index}].{name}"
+        kind = "an object" if isinstance(value, dict) else "an array"
+        raise MalformedPayload(f"{where} must be text, not {kind}")
+    return text(value)
+
+
 def flag(value: object) -> bool:
     """``followup``/``deleted`` arrive as booleans or as the strings "true"/"false"."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")

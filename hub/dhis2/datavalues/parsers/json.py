@@ -12,21 +12,44 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from hub.dhis2.datavalues.parsers import Header, MalformedPayload, Payload, RawValue, flag, json_batches, text
+from hub.dhis2.datavalues.parsers import (
+    HEADER_FIELDS,
+    ID_SCHEME_KEYS,
+    Header,
+    MalformedPayload,
+    Payload,
+    RawValue,
+    field,
+    flag,
+    json_batches,
+    text,
+)
 
 SCALARS = frozenset({"string", "number", "boolean", "null"})
+CONTAINERS = frozenset({"start_map", "start_array"})
+HEADER_KEYS = frozenset({*HEADER_FIELDS, *ID_SCHEME_KEYS, "completedDate"})
+NOT_UTF8 = "the body is not UTF-8 text"
 
 
 def _header(source: BinaryIO) -> Header:
     fields: dict[str, str] = {}
     try:
-        for prefix, event, value in ijson.parse(source, use_float=True):
+        events = ijson.parse(source, use_float=True)
+        if next(events, (None, None, None))[1] != "start_map":
+            raise MalformedPayload("a JSON dataValueSet must be an object")
+        for prefix, event, value in events:
             if event == "start_array" and prefix == "dataValues":
                 break
             if event in SCALARS and prefix and "." not in prefix:
                 fields[prefix] = text(value) or ""
+            elif event in CONTAINERS and prefix in HEADER_KEYS:
+                raise MalformedPayload(
+                    f"{prefix} must be text, not {'an object' if event == 'start_map' else 'an array'}"
+                )
     except ijson.JSONError as exc:
         raise MalformedPayload(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(NOT_UTF8) from exc
     return Header.from_fields(fields)
 
 
@@ -50,19 +73,27 @@ def _values(source: BinaryIO) -> Iterator[RawValue]:
 def _streamed(source: BinaryIO) -> Iterator[RawValue]:
     try:
         item: dict[str, Any]
-        for item in ijson.items(source, "dataValues.item", use_float=True):
+        for i, item in enumerate(ijson.items(source, "dataValues.item", use_float=True)):
             if not isinstance(item, dict):
                 raise MalformedPayload("every entry of dataValues must be an object")
             get = item.get
-            value = get("value")
             yield (
-                get("dataElement"), text(get("period")), get("orgUnit"),
-                get("categoryOptionCombo"), get("attributeOptionCombo"),
-                value if type(value) is str else text(value),
-                get("comment"), get("storedBy"), flag(get("followup")), flag(get("deleted")), None,
-            )  # fmt: skip
+                field(get("dataElement"), "dataElement", i),
+                text(field(get("period"), "period", i)),
+                field(get("orgUnit"), "orgUnit", i),
+                field(get("categoryOptionCombo"), "categoryOptionCombo", i),
+                field(get("attributeOptionCombo"), "attributeOptionCombo", i),
+                field(get("value"), "value", i),
+                field(get("comment"), "comment", i),
+                field(get("storedBy"), "storedBy", i),
+                flag(field(get("followup"), "followup", i)),
+                flag(field(get("deleted"), "deleted", i)),
+                None,
+            )
     except ijson.JSONError as exc:
         raise MalformedPayload(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(NOT_UTF8) from exc
 
 
 def read(source: BinaryIO, _params: dict[str, str]) -> Payload:

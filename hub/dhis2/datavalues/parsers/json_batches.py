@@ -29,22 +29,29 @@ class Unsure(Exception):
     """This payload is for the streaming parser."""
 
 
-class Value(msgspec.Struct, gc=False):
-    """One ``dataValues`` entry; ``Any`` keeps every JSON type as the streaming parser gives it."""
+Scalar = str | int | float | bool | None
 
-    dataElement: Any = None  # noqa: N815 - DHIS2's field names
-    period: Any = None
-    orgUnit: Any = None  # noqa: N815
-    categoryOptionCombo: Any = None  # noqa: N815
-    attributeOptionCombo: Any = None  # noqa: N815
-    value: Any = None
-    comment: Any = None
-    storedBy: Any = None  # noqa: N815
-    followup: Any = None
-    deleted: Any = None
+
+class Value(msgspec.Struct, gc=False):
+    """One ``dataValues`` entry, as far as this path takes it: ids and texts as strings, the others
+    as any JSON scalar; anything else (a number for an id, an array) is the streaming parser's, which
+    coerces or refuses it with a message naming the field."""
+
+    dataElement: str | None = None  # noqa: N815 - DHIS2's field names
+    period: Scalar = None
+    orgUnit: str | None = None  # noqa: N815
+    categoryOptionCombo: str | None = None  # noqa: N815
+    attributeOptionCombo: str | None = None  # noqa: N815
+    value: Scalar = None
+    comment: str | None = None
+    storedBy: str | None = None  # noqa: N815
+    followup: Scalar = None
+    deleted: Scalar = None
 
 
 ITEMS = msgspec.json.Decoder(list[Value])
+# msgspec.ValidationError is a DecodeError; bytes that are not UTF-8 and deep nesting raise their own
+UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 REST = msgspec.json.Decoder()
 
 
@@ -95,7 +102,7 @@ def _items(buffer: bytes, separator: bytes, end: int) -> tuple[list[Value], byte
             continue
         try:
             return ITEMS.decode(b"[" + buffer[:cut] + b"]"), buffer[cut + 1 :]
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except UNDECODABLE:
             continue
     return None
 
@@ -103,6 +110,6 @@ def _items(buffer: bytes, separator: bytes, end: int) -> tuple[list[Value], byte
 def _decodes(decoder: msgspec.json.Decoder[Any], data: bytes) -> bool:
     try:
         decoder.decode(data)
-    except msgspec.DecodeError:
+    except UNDECODABLE:
         return False
     return True
