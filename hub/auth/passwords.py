@@ -85,7 +85,9 @@ class _Floor:
 
     def pad(self, started: float) -> None:
         """Sleep until the floor has gone by since ``started`` (the thread's, never the event loop's)."""
-        rest = max(self._costs.values(), default=0.0) - (time.perf_counter() - started)
+        with self._lock:  # another thread may be adding a kind
+            floor = max(self._costs.values(), default=0.0)
+        rest = floor - (time.perf_counter() - started)
         if rest > 0:
             time.sleep(rest)
 
