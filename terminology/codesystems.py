@@ -68,13 +68,13 @@ def store(
                     f"code {concept.code!r} appears twice in {row.url}", expression="CodeSystem.concept"
                 )
             seen.add(concept.code)
+            texts = {"code": concept.code, "display": concept.display, "parent_code": concept.parent}
+            resources.check_lengths(Concept, texts, f"concept {concept.code[:64]!r}", "CodeSystem.concept")
             values.append(
                 {
                     "code_system_id": row.id,
-                    "code": concept.code,
-                    "display": concept.display,
+                    **texts,
                     "definition": concept.definition,
-                    "parent_code": concept.parent,
                     "position": count + len(values),
                     "properties": concept.properties,
                     "designations": concept.designations,

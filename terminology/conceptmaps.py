@@ -125,6 +125,7 @@ def _checked(rows: Iterable[MapRow]) -> Iterator[MapRow]:
             raise InvalidResource(
                 f"{where}: a target code needs a target system", expression="ConceptMap.group.target"
             )
+        resources.check_lengths(ConceptMapElement, asdict(mapping), where, "ConceptMap.group.element")
         yield mapping
 
 

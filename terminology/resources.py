@@ -4,6 +4,7 @@ envelope, rendering with ``meta``, and search by url, version, name and status."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fhir.resources.R4B.codesystem import CodeSystem as FhirCodeSystem
@@ -66,6 +67,20 @@ def validate(resource_type: str, data: Any) -> dict[str, Any]:
             expression=f"{resource_type}.status",
         )
     return data
+
+
+def check_lengths(model: type[Any], values: Mapping[str, Any], where: str, expression: str) -> None:
+    """InvalidResource when a text of ``values`` is longer than its column of ``model`` keeps:
+    PostgreSQL refuses it (a 400 by then, but only once its batch is sent), and SQLite would
+    store it whole."""
+    columns = model.__table__.c
+    for field, value in values.items():
+        most = getattr(columns[field].type, "length", None)
+        if isinstance(value, str) and most is not None and len(value) > most:
+            raise InvalidResource(
+                f"{where}: {field} is longer than this server keeps ({most} characters)",
+                expression=expression,
+            )
 
 
 def slug(text: str) -> str:

@@ -123,3 +123,39 @@ def test_a_search_for_a_nul_character_answers_in_fhir(hub: LiveHub, database_url
         assert_outcome(r, 400, "processing", "cannot be stored or searched for")
     else:
         assert r.status_code == 200 and r.json()["total"] == 0, r.text
+
+
+LONG_CODE = "c" * 256  # the column keeps 255
+LONG_DISPLAY = "d" * 1001  # the column keeps 1000
+
+
+def mapping(code: str, target: dict[str, Any]) -> dict[str, Any]:
+    group = {"source": "http://x.example/a", "target": "http://x.example/b"}
+    return {"group": [group | {"element": [{"code": code, "target": [target | {"equivalence": "equal"}]}]}]}
+
+
+LONG_ITEMS = [
+    pytest.param("CodeSystem", {"concept": [{"code": "A"}, {"code": LONG_CODE}]}, id="code"),
+    pytest.param("CodeSystem", {"concept": [{"code": "A", "display": LONG_DISPLAY}]}, id="display"),
+    pytest.param("ConceptMap", mapping(LONG_CODE, {"code": "B"}), id="map-source-code"),
+    pytest.param("ConceptMap", mapping("A", {"code": "B", "display": LONG_DISPLAY}), id="map-target-display"),
+]
+EXPRESSIONS = {"CodeSystem": "CodeSystem.concept", "ConceptMap": "ConceptMap.group.element"}
+
+
+@pytest.mark.parametrize(("resource_type", "items"), LONG_ITEMS)
+def test_a_concept_or_mapping_past_its_column_is_400_on_both_backends(hub: LiveHub, resource_type, items):
+    """PostgreSQL refused it, SQLite stored it whole."""
+    resource = {
+        "resourceType": resource_type,
+        "id": "long",
+        "url": "http://x.example/long",
+        "status": "active",
+    }
+    resource |= {"content": "complete"} if resource_type == "CodeSystem" else {}
+    with httpx.Client(base_url=f"{hub.url}/fhir", auth=ADMIN, headers=FHIR_JSON) as fhir:
+        r = fhir.put(f"/{resource_type}/long", json=resource | items)
+        read = fhir.get(f"/{resource_type}/long")
+    issue = assert_outcome(r, 400, "structure", "is longer than this server keeps")
+    assert issue["expression"] == [EXPRESSIONS[resource_type]]
+    assert_outcome(read, 404, "not-found", "long")
