@@ -158,7 +158,7 @@ def import_registrations(
                                              instance=settings.instance_name)  # fmt: skip
     summary = ImportSummary(dry_run=params.get("dryRun", "false").lower() == "true")
     schemes = Schemes.from_request(params, Header(), "uid")
-    with db.session() as session:
+    with log.failed_if_raising(db, transaction_id=transaction_id, started=started), db.session() as session:
         resolver = Resolver(session, schemes=schemes, roots=client.org_units)
         checked = [_check(n, i, resolver, summary, client.name) if isinstance(i, dict) else None
                    for n, i in enumerate(items)]  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +11,7 @@ import orjson
 
 from hub.db.session import Database
 from hub.dhis2.datavalues.summary import ImportSummary
+from hub.errors import HubError
 from hub.logs import request_id
 from hub.transactions.models import Status
 from hub.transactions.service import Closing, Opening, close_transaction, open_transaction
@@ -71,10 +74,16 @@ def close_entry(
         close_transaction(session, transaction_id, closing, started)
 
 
-def fail_entry(db: Database, *, transaction_id: int, started: datetime, error: Exception) -> None:
-    """Close the entry of an import that raised as Failed, rather than leave it Processing until
-    a restart; its error names only the exception's class (its text may hold the payload's values)."""
-    message = f"the import failed ({type(error).__name__}); see the hub log"
-    closing = Closing(Status.FAILED, 500, None, None, [], {}, error={"message": message})
-    with db.session() as session:
-        close_transaction(session, transaction_id, closing, started)
+@contextmanager
+def failed_if_raising(db: Database, *, transaction_id: int, started: datetime) -> Iterator[None]:
+    """Close the entry as Failed when the block raises, rather than leave it Processing until a
+    restart; its error names only the exception's class (its text may hold the payload's values)."""
+    try:
+        yield
+    except Exception as exc:
+        message = f"the import failed ({type(exc).__name__}); see the hub log"
+        status = exc.status if isinstance(exc, HubError) else 500
+        closing = Closing(Status.FAILED, status, None, None, [], {}, error={"message": message})
+        with db.session() as session:
+            close_transaction(session, transaction_id, closing, started)
+        raise

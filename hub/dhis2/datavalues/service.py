@@ -218,7 +218,7 @@ def import_logged(
     transaction_id, started = log.open_entry(
         db, client=options.client, instance=settings.instance_name, **log_fields(source, received)
     )
-    try:
+    with log.failed_if_raising(db, transaction_id=transaction_id, started=started):
         summary = import_values(
             db,
             source=source,
@@ -227,9 +227,6 @@ def import_logged(
             targets=targets,
             settings=settings,
         )
-    except Exception as exc:
-        log.fail_entry(db, transaction_id=transaction_id, started=started, error=exc)
-        raise
     status = summary.http_status(version)
     log.close_entry(
         db,

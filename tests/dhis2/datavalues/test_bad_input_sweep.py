@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from hub.dhis2.datavalues import store
+from hub.dhis2.datavalues import completeness, store
 from tests.dhis2.datavalues.conftest import CLIENT
 
 VALUE = {"dataElement": "BjDrgVrkBI3", "period": "201911", "orgUnit": "O6uvpzGd5pu",
@@ -178,17 +178,30 @@ def test_text_the_store_cannot_hold_is_a_conflict_of_its_value_alone(dhis2_hub: 
     ]
 
 
+REGISTRATION = {"dataSet": "VEM58nY22sO", "period": "201911", "organisationUnit": "O6uvpzGd5pu"}
+
+
+@pytest.mark.parametrize(
+    ("module", "broken", "path", "document"),
+    [
+        (store, "_upsert", "/api/41/dataValueSets", {"dataValues": [VALUE]}),
+        (completeness, "register", "/api/completeDataSetRegistrations",
+         {"completeDataSetRegistrations": [REGISTRATION]}),
+    ],
+    ids=["data-values", "registrations"],
+)  # fmt: skip
 def test_an_import_that_fails_unexpectedly_closes_its_log_entry_as_failed(
-    dhis2_hub: Any, monkeypatch: pytest.MonkeyPatch
+    dhis2_hub: Any, monkeypatch: pytest.MonkeyPatch, module: Any, broken: str, path: str, document: Any
 ) -> None:
     """The entry stayed Processing until the hub's next start-up."""
 
-    def broken(*args: Any, **kwargs: Any) -> None:
+    def fails(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the store broke")
 
-    monkeypatch.setattr(store, "_upsert", broken)
-    response = post(dhis2_hub, "/api/41/dataValueSets", orjson.dumps({"dataValues": [VALUE]}))
+    monkeypatch.setattr(module, broken, fails)
+    response = post(dhis2_hub, path, orjson.dumps(document))
     assert response.status_code == 500, response.text
     with dhis2_hub.admin() as admin:
         (entry,) = admin.get("/admin/transactions", params={"channel": "dhis2-data-values"}).json()["items"]
     assert (entry["status"], entry["response_status"]) == ("Failed", 500), entry
+    assert entry["path"] == path
