@@ -53,6 +53,13 @@ def _hub_problem(exc: HubError) -> JSONResponse:
     return problem(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
 
+def _in_route_shape(request: Request, exc: HubError) -> Response:
+    """The error as the matched route answers errors: a route of another protocol (FHIR, DHIS2)
+    renders it in that protocol's shape (its ``error_response``), any other as problem+json."""
+    render = getattr(request.scope.get("route"), "error_response", None)
+    return render(exc, request) if render is not None else _hub_problem(exc)
+
+
 async def _refused(request: Request) -> JSONResponse | None:
     """The 401/403/429 an admin route's caller gets before any word on its body, if it gets one."""
     try:
@@ -131,9 +138,11 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json (:func:`document` describes
     them in the OpenAPI document)."""
 
+    # Every handler here runs once the route's dependencies have exited: raised out of a route, an
+    # error has rolled the request's session back, writes flushed before it included.
     @app.exception_handler(HubError)
-    async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
-        return _hub_problem(exc)
+    async def _hub_error(request: Request, exc: HubError) -> Response:
+        return _in_route_shape(request, exc)
 
     @app.exception_handler(AdapterError)
     async def _adapter(_request: Request, exc: AdapterError) -> JSONResponse:
@@ -142,7 +151,10 @@ def install(app: FastAPI) -> None:
         return problem(504 if timed_out else 502, f"{exc.system} call failed", str(exc), system=exc.system)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        render = getattr(request.scope.get("route"), "invalid_response", None)
+        if render is not None:
+            return render(exc, request)
         status, detail, errors = _validation_detail(list(exc.errors()))
         if status == 400:  # not JSON: found while reading the body, before the route's dependencies
             refused = await _refused(request)
@@ -152,7 +164,7 @@ def install(app: FastAPI) -> None:
         return problem(status, title, detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.__cause__ is not None:
             # FastAPI's 400 for a body it could not read (over the size cap, the client gone), raised
             # before the route's dependencies: the caller's credentials first, then the hub's own error
@@ -160,17 +172,13 @@ def install(app: FastAPI) -> None:
             if refused is not None:
                 return refused
             if isinstance(exc.__cause__, HubError):
-                return _hub_problem(exc.__cause__)
+                return _in_route_shape(request, exc.__cause__)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> Response:
-        # handled here, not in a route: the request's session has rolled back by now. A route of
-        # another protocol (FHIR, DHIS2) answers it in that protocol's shape.
-        error = unstorable(exc)
-        render = getattr(request.scope.get("route"), "error_response", None)
-        return render(error, request) if render is not None else _hub_problem(error)
+        return _in_route_shape(request, unstorable(exc))
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -21,7 +21,6 @@ as ``errorCode`` from API 34, as DHIS2's IllegalQueryException answers do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -144,27 +143,19 @@ def _error_response(exc: HubError, request: Request) -> JSONResponse:
 
 
 class Dhis2Route(APIRoute):
-    """An API route whose errors are DHIS2 WebMessages, as DHIS2 clients expect from ``/api``."""
+    """An API route whose errors are DHIS2 WebMessages, as DHIS2 clients expect from ``/api``.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except HubError as exc:
-                return _error_response(exc, request)
-            except RequestValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()
-                )
-                return web_message_response(400, f"Invalid request: {problems}")
-
-        return handle
+    The app's error handlers (:func:`hub.api.problems.install`) call these once the route's
+    dependencies have exited, so an error rolls back what the request wrote before it."""
 
     def error_response(self, exc: HubError, request: Request) -> Response:
-        """An error raised past the route (a value the database refused), as this route answers it."""
         return _error_response(exc, request)
+
+    def invalid_response(self, exc: RequestValidationError, _request: Request) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors()
+        )
+        return web_message_response(400, f"Invalid request: {problems}")
 
 
 def dhis2_router(**kwargs: Any) -> APIRouter:
