@@ -66,7 +66,9 @@ class _Link(asyncio.Protocol):
         if self.transport is None or not self.outgoing:  # connection_made flushes
             return
         batch, self.outgoing = self.outgoing, []
-        self.transport.write(frame(batch))
+        # the connection may have gone since these writes were queued: connection_lost failed them
+        if not self.lost:
+            self.transport.write(frame(batch))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import replace
 from typing import Any
 
 import pytest
+import uvloop
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.db.base import utcnow
 from hub.db.session import Database, Prepared
 from hub.gateway.log_process import GroupCommitter, micros, writer_database
-from hub.gateway.log_writer import LogUnavailable, LogWriter
+from hub.gateway.log_writer import LogUnavailable, LogWriter, _Link
 from hub.outbox.models import Delivery
 from hub.outbox.service import DeliverySpec
 from hub.transactions import service as transactions
@@ -174,6 +176,42 @@ def test_a_dead_writer_process_fails_its_waiting_writes_and_is_replaced(db: Data
             "before",
             "after",
         ]
+
+
+def test_a_write_queued_as_the_writer_process_goes_fails_without_a_loop_error(db: Database) -> None:
+    """On uvloop (as ``hub serve`` runs), in one turn of the loop: the writer's end is read closed,
+    then a request queues a write before the link hears of it. The write fails as LogUnavailable;
+    the frame is not written to the closed connection (a RuntimeError in the loop's log)."""
+    errors: list[Any] = []
+
+    class Request(asyncio.Protocol):
+        def __init__(self, link: _Link, future: asyncio.Future[Any]) -> None:
+            self.link, self.future = link, future
+
+        def data_received(self, data: bytes) -> None:
+            self.link.send(1, opening("queued"), self.future)
+
+    async def scenario() -> Any:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        hub_end, writer_end = socket.socketpair()
+        server_end, client_end = socket.socketpair()
+        link = _Link(loop, LogWriter(db, INSTANCE))
+        await loop.create_connection(lambda: link, sock=hub_end)
+        future = loop.create_future()
+        await loop.create_connection(lambda: Request(link, future), sock=server_end)
+        writer_end.close()  # the writer process's end goes first ...
+        client_end.send(b"GET")  # ... then a request arrives, in the same poll of the loop
+        outcome = await asyncio.gather(asyncio.wait_for(future, 5), return_exceptions=True)
+        await asyncio.sleep(0.05)  # the turn after: where the frame would have been written
+        client_end.close()
+        return outcome[0], link.lost
+
+    failure, lost = uvloop.run(scenario())
+
+    assert lost
+    assert isinstance(failure, LogUnavailable)
+    assert errors == []
 
 
 def test_a_lost_connection_is_retried_only_where_nothing_can_have_committed(
