@@ -3,7 +3,9 @@ to the DHIS2 targets as ``POST /api/completeDataSetRegistrations``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,13 +22,20 @@ from hub.dhis2.datavalues.models import CompleteRegistration
 from hub.dhis2.datavalues.parsers import Header, MalformedPayload, field
 from hub.dhis2.datavalues.resolver import Resolver, Schemes
 from hub.dhis2.datavalues.summary import Code, ImportSummary
-from hub.errors import BadRequest
+from hub.dhis2.datavalues.validation import stored_by_problem
+from hub.errors import BadRequest, Conflict
 from hub.outbox.service import DeliverySpec, enqueue
 from hub.settings import Settings
 
 KEY = ("data_set", "period", "org_unit", "attribute_option_combo")
 ARRAY = "completeDataSetRegistrations"
 TEXT_FIELDS = ("dataSet", "period", "organisationUnit", "orgUnit", "attributeOptionCombo", "date", "storedBy")
+# The forms DHIS2 reads a completion date in (DateUtils.parseDate): yyyy, yyyy-MM, yyyy-MM-dd, then
+# the time after a T (or a space) to the hour, minute, second or millisecond, with an optional offset.
+_DATE = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +99,19 @@ def deliveries(
     return post("/api/completeDataSetRegistrations", body, query={}, targets=targets, settings=settings)
 
 
+def check_date(text: str) -> None:
+    """Raise :class:`Conflict` (409) for a completion date DHIS2 cannot read, with Joda's words:
+    DHIS2 fails the whole import on one (its IllegalArgumentException)."""
+    parts = _DATE.fullmatch(text)
+    try:
+        if parts is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second = (int(p) if p else None for p in parts.groups())
+        datetime(year or 0, month or 1, day or 1, hour or 0, minute or 0, second or 0)
+    except ValueError:
+        raise Conflict(f'Invalid format: "{text}"') from None
+
+
 def _as_read(index: int, item: Any) -> Any:
     """A registration with its text fields as DHIS2 reads them (numbers spelled out); raises
     :class:`MalformedPayload` for an object or an array in one, or in ``completed``."""
@@ -97,7 +119,10 @@ def _as_read(index: int, item: Any) -> Any:
         return item
     if isinstance(item.get("completed"), dict | list):
         raise MalformedPayload(f"{ARRAY}[{index}].completed must be true or false")
-    return {**item, **{k: field(item[k], k, index, array=ARRAY) for k in TEXT_FIELDS if k in item}}
+    read = {**item, **{k: field(item[k], k, index, array=ARRAY) for k in TEXT_FIELDS if k in item}}
+    if read.get("date"):
+        check_date(read["date"])
+    return read
 
 
 def _check(
@@ -123,13 +148,16 @@ def _check(
     )
     if aoc is None:
         return summary.conflict(index, Code.E7615, str(aoc_id))
+    stored_by = item.get("storedBy") or client
+    if problem := stored_by_problem(stored_by):
+        return summary.conflict(index, Code.E7637, problem)
     return Registration(
         data_set.uid,
         period.iso,
         unit[0],
         aoc,
         item.get("date"),
-        item.get("storedBy") or client,
+        stored_by,
         item.get("completed", True) is not False,
     )
 

@@ -25,7 +25,7 @@ from hub.dhis2.datavalues.resolver import Resolver, Schemes
 from hub.dhis2.datavalues.summary import ImportCount, ImportSummary
 from hub.dhis2.datavalues.validation import Row, Rules, SetContext, Validator, set_context
 from hub.dhis2.datavalues.writer import InlineWriter, Job, ProcessWriter
-from hub.errors import BadRequest
+from hub.errors import BadRequest, Conflict
 from hub.outbox.service import DeliverySpec
 from hub.settings import Settings
 
@@ -133,8 +133,14 @@ class Importer:
             self.summary.count.add(count)
 
     def _complete(self, complete_date: str, context: SetContext, default_aoc: str) -> None:
-        """A dataValueSet's ``completeDate`` registers its data set as complete, as DHIS2 does."""
+        """A dataValueSet's ``completeDate`` registers its data set as complete, as DHIS2 does; one
+        DHIS2 cannot read fails the import (its values stand) and registers nothing."""
         if context.data_set is None or context.org_unit is None or context.period is None:
+            return
+        try:
+            completeness.check_date(complete_date)
+        except Conflict as exc:
+            self.summary.fail(exc.detail)
             return
         registration = completeness.Registration(
             data_set=context.data_set.uid,

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import select
 
+from hub.dhis2.datavalues.models import CompleteRegistration
 from hub.transactions.models import Transaction
 from tests.dhis2.datavalues.conftest import CLIENT
 
@@ -147,6 +149,70 @@ def test_complete_data_set_registrations(dhis2_hub: Any) -> None:
     assert body["conflicts"][0]["errorCode"] == "E7611"
     again = post(dhis2_hub, "/api/37/completeDataSetRegistrations", document).json()
     assert again["importCount"]["updated"] == 1
+
+
+REGISTRATION = {"dataSet": "VEM58nY22sO", "period": "201911", "organisationUnit": "O6uvpzGd5pu"}
+
+
+def registered_dates(hub: Any) -> dict[str, str | None]:
+    """The stored registrations' completion dates, by period."""
+    with hub.runtime.db.session() as session:
+        return {r.period: r.date for r in session.scalars(select(CompleteRegistration))}
+
+
+@pytest.mark.parametrize(
+    "date", ["2019-12-01", "2019-12", "2019", "2019-12-01T10:20:30.123+0100", "2019-12-01T10:20:30Z"]
+)
+def test_a_completion_date_in_any_form_dhis2_reads_is_registered(dhis2_hub: Any, date: str) -> None:
+    document = {"completeDataSetRegistrations": [{**REGISTRATION, "date": date}]}
+    body = post(dhis2_hub, "/api/37/completeDataSetRegistrations", document).json()
+    assert body["status"] == "SUCCESS", body
+    assert registered_dates(dhis2_hub) == {"201911": date}
+
+
+@pytest.mark.parametrize("date", ["yesterday", "2019-13-01", "2019-02-30", "2019-12-01T25", "x" * 41])
+def test_a_completion_date_dhis2_cannot_read_fails_the_import_and_registers_nothing(
+    dhis2_hub: Any, date: str
+) -> None:
+    """As DHIS2's date parser throws out of the import: a 409 WebMessage, nothing stored; and a
+    dataValueSet's ``completeDate`` fails its import's summary without registering."""
+    good = {**REGISTRATION, "period": "201912"}
+    response = post(dhis2_hub, "/api/completeDataSetRegistrations",
+                    {"completeDataSetRegistrations": [good, {**REGISTRATION, "date": date}]})  # fmt: skip
+    in_set = post(dhis2_hub, "/api/37/dataValueSets",
+                  {"dataSet": "VEM58nY22sO", "completeDate": date, "period": "201911",
+                   "orgUnit": "O6uvpzGd5pu", "dataValues": [VALUE]}).json()  # fmt: skip
+
+    assert response.status_code == 409
+    assert response.json()["message"] == f'Invalid format: "{date}"'
+    assert (in_set["status"], in_set["description"]) == (
+        "ERROR",
+        f'The import process failed: Invalid format: "{date}"',
+    )
+    assert in_set["importCount"]["imported"] == 1, "the set's values stand, as DHIS2's"
+    assert registered_dates(dhis2_hub) == {}
+
+
+@pytest.mark.parametrize(
+    ("stored_by", "problem"),
+    [
+        ("nurse\x00", "stored_by_contains_nul_character"),
+        ("n" * 256, "stored_by_length_greater_than_max_length"),
+    ],
+    ids=["nul", "too-long"],
+)
+def test_a_registrations_stored_by_the_store_cannot_hold_is_its_own_conflict(
+    dhis2_hub: Any, stored_by: str, problem: str
+) -> None:
+    document = {"completeDataSetRegistrations": [
+        {**REGISTRATION, "storedBy": stored_by},
+        {**REGISTRATION, "period": "201912", "storedBy": "n" * 255},
+    ]}  # fmt: skip
+    body = post(dhis2_hub, "/api/37/completeDataSetRegistrations", document).json()
+    assert body["importCount"] == {"imported": 1, "updated": 0, "ignored": 1, "deleted": 0}
+    assert [(c["errorCode"], c["value"]) for c in body["conflicts"]] == [
+        ("E7637", f"Invalid storedBy: {problem}")
+    ]
 
 
 def test_each_post_is_logged_as_a_transaction(dhis2_hub: Any) -> None:
