@@ -7,9 +7,51 @@ were stored as multi-polygons, four levels deep, whatever the feature type said.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 _LEGACY_TYPES = {"Point": "POINT", "Polygon": "POLYGON", "MultiPolygon": "MULTI_POLYGON"}
+# how deep each GeoJSON geometry's coordinates nest arrays above its positions
+_NESTING = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+
+
+def _position(value: Any) -> bool:
+    """A GeoJSON position: two or three finite numbers (longitude, latitude, altitude)."""
+    return (
+        isinstance(value, list)
+        and len(value) in (2, 3)
+        and all(isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) for n in value)
+    )
+
+
+def _nested(value: Any, depth: int) -> bool:
+    if depth == 0:
+        return _position(value)
+    return isinstance(value, list) and all(_nested(item, depth - 1) for item in value)
+
+
+def check(value: Any) -> dict[str, Any] | None:
+    """``value`` if it is a GeoJSON geometry (or null), as DHIS2's reader takes an org unit's; else
+    ValueError, rather than store a shape no map can draw."""
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "GeometryCollection" and isinstance(value.get("geometries"), list):
+        for part in value["geometries"]:
+            check(part)
+        return value
+    if kind not in _NESTING or not _nested(value.get("coordinates"), _NESTING[kind]):
+        raise ValueError(
+            f"Value `{json.dumps(value)[:80]}` is not a valid GeoJSON geometry for property `geometry`."
+        )
+    return value
 
 
 def _depth(value: Any) -> int:

@@ -218,7 +218,7 @@ NAMEABLE_PROPERTIES = {**IDENTIFIABLE_PROPERTIES, "shortName": "short_name", "di
 
 def _org_unit_geometry(obj: dict[str, Any]) -> dict[str, Any] | None:
     if "geometry" in obj:
-        return obj["geometry"]
+        return geometry.check(obj["geometry"])
     return geometry.from_legacy(obj.get("featureType"), obj.get("coordinates"))
 
 

@@ -142,6 +142,61 @@ def test_unreadable_coordinates_are_an_error_report(db: Database) -> None:
     assert object_report.error_reports[0].error_code == "E4030"
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "POINT",
+        {"type": "Point"},
+        {"type": "Point", "coordinates": "[-11.4, 8.1]"},
+        {"type": "Point", "coordinates": [-11.4]},
+        {"type": "Point", "coordinates": [-11.4, "8.1"]},
+        {"type": "Point", "coordinates": [True, 8.1]},
+        {"type": "Polygon", "coordinates": [[-11.4, 8.1]]},
+        {"type": "Circle", "coordinates": [-11.4, 8.1]},
+        {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [[1, 2]]}]},
+    ],
+    ids=[
+        "text",
+        "no-coordinates",
+        "text-coordinates",
+        "one-number",
+        "text-number",
+        "boolean",
+        "polygon-too-shallow",
+        "unknown-type",
+        "bad-member",
+    ],
+)
+def test_a_geometry_that_is_not_geojson_is_an_error_report(db: Database, shape: Any) -> None:
+    report = _import(
+        db, {"organisationUnits": [_org_unit("Shape000001", "Shaped", geometry=shape)]}, atomic=False
+    )
+    [object_report] = report.type_reports["org.hisp.dhis.organisationunit.OrganisationUnit"].object_reports
+    assert [(e.error_code, e.error_property) for e in object_report.error_reports] == [("E4030", "geometry")]
+    assert _count(db, models.OrgUnit) == 0
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        None,
+        {"type": "Point", "coordinates": [-11.4197, 8.1039, 12.5]},
+        {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+        {"type": "MultiPolygon", "coordinates": [[[[1, 2], [3, 4], [5, 6], [1, 2]]]]},
+        {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 2]}]},
+    ],
+    ids=["null", "point-with-altitude", "line", "multipolygon", "collection"],
+)
+def test_a_geojson_geometry_is_stored_as_given(db: Database, shape: Any) -> None:
+    assert (
+        _import(db, {"organisationUnits": [_org_unit("Shape000001", "Shaped", geometry=shape)]}).status
+        == "OK"
+    )
+    with db.session() as session:
+        org_unit = session.get(models.OrgUnit, "Shape000001")
+    assert org_unit is not None and org_unit.geometry == shape
+
+
 INVALID = {
     "dataElements": [
         {"id": "deGood00001", "name": "Good", "valueType": "NUMBER", "aggregationType": "SUM"},
