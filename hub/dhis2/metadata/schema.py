@@ -219,7 +219,7 @@ NAMEABLE_PROPERTIES = {**IDENTIFIABLE_PROPERTIES, "shortName": "short_name", "di
 def _org_unit_geometry(obj: dict[str, Any]) -> dict[str, Any] | None:
     if "geometry" in obj:
         return geometry.check(obj["geometry"])
-    return geometry.from_legacy(obj.get("featureType"), obj.get("coordinates"))
+    return geometry.check(geometry.from_legacy(obj.get("featureType"), obj.get("coordinates")))
 
 
 def _org_unit_columns(obj: dict[str, Any]) -> dict[str, Any]:

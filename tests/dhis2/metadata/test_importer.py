@@ -135,8 +135,9 @@ def test_pre_232_coordinates_become_geojson(
     assert org_unit is not None and org_unit.geometry == expected
 
 
-def test_unreadable_coordinates_are_an_error_report(db: Database) -> None:
-    legacy = _org_unit("Legacy00001", "Old", featureType="POINT", coordinates="not json")
+@pytest.mark.parametrize("coordinates", ["not json", '["-11.4","8.1"]', "[[1,2],[3,4]]"])
+def test_unreadable_coordinates_are_an_error_report(db: Database, coordinates: str) -> None:
+    legacy = _org_unit("Legacy00001", "Old", featureType="POINT", coordinates=coordinates)
     report = _import(db, {"organisationUnits": [legacy]}, atomic=False)
     [object_report] = report.type_reports["org.hisp.dhis.organisationunit.OrganisationUnit"].object_reports
     assert object_report.error_reports[0].error_code == "E4030"
