@@ -11,9 +11,13 @@ the event loop's and never takes its GIL.
 
 A statement that fails makes each write of its group retry alone, so a bad write fails only
 its own request; a close refused even alone is retried bare (its status and deliveries, no
-documents), so its transaction does not stay Processing. A write whose outcome is unknown (the
-connection lost during its autocommitted statement or its COMMIT) is not retried: it fails as
-``LogUnavailable``, as when this process dies, and the gateway fails its row if it is there.
+documents), so its transaction does not stay Processing. The database unavailable before COMMIT
+(SQLite locked past its busy_timeout, a connection refused or lost) is no write's fault: on
+PostgreSQL the group is retried once whole on a new connection, then (on SQLite at once) every
+write fails with that ``OperationalError`` (nothing was committed; the gateway answers 503). A
+write whose outcome is unknown (the connection lost during its autocommitted statement or its
+COMMIT) is not retried: it fails as ``LogUnavailable``, as when this process dies, and the gateway
+fails its row if it is there.
 The process ends when the hub closes its end of the socket (or dies).
 """
 
@@ -218,12 +222,17 @@ class GroupCommitter:
         self._connection: Connection | None = None
         self.commits = 0  # DB transactions begun, retries included
 
-    def commit(self, group: list[Write], *, bare_retry: bool = True) -> list[Outcome]:
+    def commit(
+        self, group: list[Write], *, bare_retry: bool = True, retry_group: bool = True
+    ) -> list[Outcome]:
         """Commit ``group`` in one DB transaction; each write's outcome, in order.
 
         A statement that fails rolls the group back and each write is retried alone (a close
-        refused alone, once more :func:`bare`). A failed COMMIT is not retried, as it may have
-        committed: every write of the group fails :func:`unconfirmed`.
+        refused alone, once more :func:`bare`). An ``OperationalError`` before COMMIT (the database
+        locked or unreachable: no write's fault, and nothing committed) fails every write with it,
+        on PostgreSQL once the group retried whole (``retry_group``) on a new connection has failed
+        too: retried alone, each would wait for the database again. A failed COMMIT is not
+        retried, as it may have committed: every write of the group fails :func:`unconfirmed`.
         """
         self.commits += 1
         if self.db.dialect == "postgresql" and not any(isinstance(w, Close) and w.deliveries for w in group):
@@ -240,6 +249,12 @@ class GroupCommitter:
                 raise
         except Exception as exc:
             self._drop()
+            if isinstance(exc, OperationalError):
+                # a kept PostgreSQL connection may have been lost meanwhile; SQLite has waited its
+                # busy_timeout already, and waiting again would only double the clients' wait
+                if retry_group and self.db.dialect == "postgresql":
+                    return self.commit(group, bare_retry=bare_retry, retry_group=False)
+                return [(None, exc)] * len(group)
             if len(group) == 1:
                 return self._failed_alone(group[0], exc, bare_retry)
             return [outcome for write in group for outcome in self.commit([write])]
@@ -274,9 +289,10 @@ class GroupCommitter:
         return None if ids is None else [(r, None) for r in _results(group, ids, now)]
 
     def _failed_alone(self, write: Write, error: Exception, bare_retry: bool) -> list[Outcome]:
-        """A write the database refused alone. A close is retried once bare, so that its
-        transaction does not stay Processing: not after a lost connection (its outcome unknown)."""
-        if bare_retry and isinstance(write, Close) and not isinstance(error, OperationalError):
+        """A write the database refused alone (an ``OperationalError``, the database unavailable,
+        is no refusal and never gets here). A close is retried once bare, so that its transaction
+        does not stay Processing."""
+        if bare_retry and isinstance(write, Close):
             [(result, retry_error)] = self.commit([bare(write, error)], bare_retry=False)
             if retry_error is None:
                 return [(result, None)]
