@@ -126,11 +126,11 @@ class LogWriter:
         self.instance = instance  # the hub process the rows it opens belong to (hub.instances)
         self.max_group = max_group
         self.commits = 0  # DB transactions the writer process has begun, retries included
-        # Requests whose row a write left unconfirmed may have left Processing, and that the hub could
-        # not fail at once (the database unreachable): every heartbeat tries again
-        # (hub.gateway.pipeline.fail_unconfirmed). The event loop adds and a heartbeat thread
-        # removes, each in one call on the set, which the GIL keeps whole.
-        self.unconfirmed: set[str] = set()
+        # Requests (request id and client) whose row a write left unconfirmed may have left
+        # Processing, and that the hub could not fail at once (the database unreachable): every
+        # heartbeat tries again (hub.gateway.pipeline.fail_unconfirmed). The event loop adds and a
+        # heartbeat thread removes, each in one call on the set, which the GIL keeps whole.
+        self.unconfirmed: set[transactions.ClientRequest] = set()
         self._sequence = count()
         self._lock = threading.Lock()
         self._process: BaseProcess | None = None

@@ -152,7 +152,7 @@ async def process(
     try:
         tx_id, started = await runtime.log_writer.open(opening)
     except LogUnavailable:
-        await _fail_unconfirmed(runtime, request.request_id)
+        await _fail_unconfirmed(runtime, opening)
         raise
     try:
         response, closing, deliveries = await _run(runtime, spec, request, tx_id)
@@ -161,9 +161,9 @@ async def process(
         await runtime.log_writer.close(tx_id, closing, started, deliveries)
     except Exception as exc:
         if isinstance(exc, LogUnavailable):
-            await _fail_unconfirmed(runtime, request.request_id)
+            await _fail_unconfirmed(runtime, opening)
         else:
-            await _close_failed(runtime, tx_id, started, exc, request.request_id)
+            await _close_failed(runtime, tx_id, started, exc, opening)
         metrics.observe_request(channel.name, Status.FAILED, time.perf_counter() - t0)
         raise
     metrics.observe_request(channel.name, closing.status, time.perf_counter() - t0)
@@ -202,7 +202,9 @@ async def _run(
     return response, closing, deliveries
 
 
-async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Exception, request_id: str) -> None:
+async def _close_failed(
+    runtime: Runtime, tx_id: int, started: int, exc: Exception, opening: transactions.Opening
+) -> None:
     """Close a transaction whose processing raised as Failed, rather than leave it Processing
     until a restart. Its error names only the exception's class: its text may hold patient data.
     Should that close fail too (the database unreachable), the row is failed as unconfirmed."""
@@ -213,18 +215,21 @@ async def _close_failed(runtime: Runtime, tx_id: int, started: int, exc: Excepti
         await runtime.log_writer.close(tx_id, closing, started, [])
     except Exception:
         log.exception("could not close a failed transaction", extra={"transaction_id": tx_id})
-        await _fail_unconfirmed(runtime, request_id)
+        await _fail_unconfirmed(runtime, opening)
 
 
-async def _fail_unconfirmed(runtime: Runtime, request_id: str) -> None:
+async def _fail_unconfirmed(runtime: Runtime, opening: transactions.Opening) -> None:
     """The log writer did not confirm a write of this request, which may or may not have been
     committed: fail the row if it is there and still Processing, through the hub's own connection
-    (a close the writer did commit stands). Should the database be unreachable too, every heartbeat
-    tries again (:func:`fail_unconfirmed`) until it is done, rather than leave it until a restart."""
+    (a close the writer did commit stands). The row is found by request id and client, as a client
+    may choose its request id (``X-Request-ID``), another's too. Should the database be unreachable
+    too, every heartbeat tries again (:func:`fail_unconfirmed`) until it is done, rather than leave
+    it until a restart."""
+    request = transactions.ClientRequest(opening.request_id, opening.client_id)
     try:
-        await to_thread.run_sync(_fail_rows, runtime, [request_id])
+        await to_thread.run_sync(_fail_rows, runtime, [request])
     except Exception as exc:
-        runtime.log_writer.unconfirmed.add(request_id)
+        runtime.log_writer.unconfirmed.add(request)
         log_fault(log, "could not fail a transaction its writer left unconfirmed; will try again", exc)
 
 
@@ -241,10 +246,10 @@ def fail_unconfirmed(runtime: Runtime) -> int:
     return failed
 
 
-def _fail_rows(runtime: Runtime, request_ids: Collection[str]) -> int:
+def _fail_rows(runtime: Runtime, requests: Collection[transactions.ClientRequest]) -> int:
     with runtime.db.session() as session:
         return transactions.fail_unconfirmed(
-            session, request_ids=request_ids, instance=runtime.settings.instance_name
+            session, requests=requests, instance=runtime.settings.instance_name
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -33,7 +34,7 @@ from hub.instances.service import Orphans
 from hub.outbox.models import Delivery, DeliveryStatus
 from hub.transactions.models import Status, Transaction
 
-# request ids per statement when rows left unconfirmed are failed (a bounded IN list)
+# requests per statement when rows left unconfirmed are failed (bounded IN lists)
 UNCONFIRMED_BATCH = 500
 FINAL = {Status.SUCCESSFUL, Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED}
 
@@ -251,18 +252,45 @@ def recover_processing(session: Session, orphans: Orphans) -> int:
     return _fail_processing(session, orphans.condition(Transaction.instance), message)
 
 
-def fail_unconfirmed(session: Session, *, request_ids: Collection[str], instance: str) -> int:
-    """Mark as Failed the rows of requests ``request_ids`` that are still Processing: the log
-    writer did not confirm their open or their close, either of which it may have committed (a
-    close it did commit stands)."""
+class ClientRequest(NamedTuple):
+    """A request as its row logs it: the request id, which a client may choose (``X-Request-ID``),
+    so another's may be the same, and the client that sent it (None when none did: see
+    ``Opening.client_id``)."""
+
+    request_id: str
+    client_id: str | None
+
+
+def _rows_of(requests: Iterable[ClientRequest]) -> ColumnElement[bool]:
+    """The rows of ``requests``: each client's request ids, one IN list per client (a request of
+    no client matches only a row of none, through IS NULL)."""
+    by_client: dict[str | None, list[str]] = {}
+    for request_id, client_id in requests:
+        by_client.setdefault(client_id, []).append(request_id)
+    return or_(
+        *(
+            and_(
+                Transaction.client_id.is_(None) if client_id is None else Transaction.client_id == client_id,
+                Transaction.request_id.in_(request_ids),
+            )
+            for client_id, request_ids in by_client.items()
+        )
+    )
+
+
+def fail_unconfirmed(session: Session, *, requests: Collection[ClientRequest], instance: str) -> int:
+    """Mark as Failed the rows of ``requests`` that are still Processing: the log writer did not
+    confirm their open or their close, either of which it may have committed (a close it did
+    commit stands). A row is a request's only if the same client sent it, so that a client
+    reusing another's request id cannot get that one's row failed."""
     message = (
         "the hub could not confirm this request's log (its log writer stopped or lost the "
         "database); its outcome was not recorded; rerun it if needed"
     )
-    ids = sorted(request_ids)
-    batches = (ids[at : at + UNCONFIRMED_BATCH] for at in range(0, len(ids), UNCONFIRMED_BATCH))
+    listed = list(requests)
+    batches = (listed[at : at + UNCONFIRMED_BATCH] for at in range(0, len(listed), UNCONFIRMED_BATCH))
     mine = Transaction.instance == instance
-    return sum(_fail_processing(session, and_(Transaction.request_id.in_(b), mine), message) for b in batches)
+    return sum(_fail_processing(session, and_(_rows_of(b), mine), message) for b in batches)
 
 
 # Each orchestration without its request and response bodies, in order, rewritten by the database
