@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, time
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -21,6 +21,20 @@ _LONG_DIGITS = {bytes: re.compile(rb"\d{19}"), str: re.compile(r"\d{19}")}
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 # what is left of a surrogate once a decoder has joined each pair into its character
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# in raw JSON, a surrogate escape that may be lone (whether its backslash is escaped is left to
+# check): a high one (\ud800-\udbff) not followed by a low one (\udc00-\udfff), a low one not
+# after a high one, or a low one after a high one whose backslash may itself be escaped ("\\ud83d")
+_SUSPECT_ESCAPE = re.compile(
+    rb"""\\u[dD](?:
+        [89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})
+      | [c-fC-F][0-9a-fA-F]{2}(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})
+      | (?P<after_high>[c-fC-F][0-9a-fA-F]{2}
+            (?<=\\\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))
+    )""",
+    re.VERBOSE,
+)
+_LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_ESCAPE = 6  # bytes of one \uXXXX escape
 
 
 def _as_orjson_writes(value: Any) -> Any:
@@ -74,3 +88,91 @@ def lone_surrogate(doc: Any) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+class LoneSurrogateError(ValueError):
+    """Raw JSON holds a lone surrogate escape: valid JSON grammar, but no Unicode text."""
+
+    def __init__(self, escape: bytes, offset: int) -> None:
+        self.offset = offset
+        text = escape.decode("ascii")
+        if _LOW_ESCAPE.fullmatch(escape):
+            rule = "a low one (\\udc00 to \\udfff) must follow a high one (\\ud800 to \\udbff)"
+        else:
+            rule = "a high one (\\ud800 to \\udbff) must be followed by a low one (\\udc00 to \\udfff)"
+        super().__init__(f"lone surrogate escape {text} at byte {offset}: not Unicode text, {rule}")
+
+
+class SurrogateCheck:
+    """Raw JSON text checked for lone surrogate escapes piece by piece, as a streaming parser reads it.
+
+    For a decoder that does not refuse one itself: ijson's C backend (yajl) makes a lone high
+    surrogate escape ``?``, and joins one to any escape that follows (``\\ud800\\u0041`` is U+10041),
+    silently altering the text. Cheap: one regular expression search of each piece, which skips
+    valid pairs itself; the few matches left are checked for an escaped backslash (``\\\\ud800`` is
+    the text ``\\ud800``). The parser gets only text decided on: the last eleven bytes of a piece
+    wait for the next one, as the escape or pair there may go on in it."""
+
+    __slots__ = ("_offset", "_tail", "_undecided")
+
+    def __init__(self) -> None:
+        self._tail = b""  # the end of the text read so far; its first byte is not escaped
+        self._undecided = 0  # where in the tail escapes are still to decide (before: context)
+        self._offset = 0  # where the tail starts in the whole text
+
+    def feed(self, piece: bytes) -> bytes:
+        """Check the text's next ``piece`` (``b""`` at its end); the text now decided on, for the
+        parser (all that is left at the end); :class:`LoneSurrogateError`."""
+        data = self._tail + piece if self._tail else piece
+        # an escape starting before ``end`` is decided now, a pair's twelve bytes all in ``data``
+        end = len(data) if not piece else max(self._undecided, len(data) - (2 * _ESCAPE - 1))
+        for match in _SUSPECT_ESCAPE.finditer(data, self._undecided):
+            start = match.start()
+            if start >= end:
+                break
+            if _backslashes_before(data, start) % 2:
+                continue  # an escaped backslash, then text such as "ud800"
+            if match.lastgroup == "after_high" and not _backslashes_before(data, start - _ESCAPE) % 2:
+                continue  # the low half of a pair whose high half follows an escaped backslash
+            raise LoneSurrogateError(match.group(), self._offset + start)
+        decided = data[self._undecided : end]
+        # kept: the undecided bytes, after the seven before them a low escape's check looks back on
+        keep = max(0, end - _ESCAPE - 1)
+        keep -= _backslashes_before(data, keep) % 2  # the tail must not start with an escaped byte
+        self._offset += keep
+        self._tail = data[keep:]
+        self._undecided = end - keep
+        return decided
+
+
+def _backslashes_before(data: bytes, end: int) -> int:
+    """How many backslashes run up to ``data[end]``, looking back in growing windows (the run may be
+    long, and a slice of all the data before each escape would be quadratic)."""
+    width = 16
+    while True:
+        window = data[max(0, end - width) : end]
+        run = len(window) - len(window.rstrip(b"\\"))
+        if run < len(window) or width >= end:
+            return run
+        width *= 4
+
+
+class SurrogateCheckedReader:
+    """``stream`` for a streaming JSON parser, the text checked by :class:`SurrogateCheck` before the
+    parser gets it: ``read`` raises :class:`LoneSurrogateError` at a lone surrogate escape, and may
+    give a few bytes fewer than it read (they come with the next read)."""
+
+    __slots__ = ("_check", "_stream")
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._check = SurrogateCheck()
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            piece = self._stream.read(size)
+            if size == 0:  # a parser asking for the type read gives, not the end of the text
+                return piece
+            decided = self._check.feed(piece)
+            if decided or not piece:  # b"" is the end of the text, not a short piece
+                return decided

@@ -7,6 +7,8 @@ from typing import IO, Any
 
 import ijson
 
+from hub.json_text import LoneSurrogateError, SurrogateCheckedReader
+
 MetadataObject = tuple[str, dict[str, Any]]
 
 
@@ -18,12 +20,15 @@ def read_export(stream: IO[bytes]) -> Iterator[MetadataObject]:
     """``(type key, object)`` for each object in an export ``{"dataElements": [{...}], ...}``, in file order.
 
     Top-level keys that are not lists of objects (``system``, ``date``) are skipped;
-    :class:`ExportError` if the JSON breaks off or is malformed.
+    :class:`ExportError` if the JSON breaks off or is malformed, is not UTF-8, or holds a lone
+    surrogate escape (``"\\ud800"`` without its pair: yajl would make it ``?``; checked as it is read).
     """
     try:
-        yield from _objects(ijson.parse(stream, use_float=True))
-    except ijson.JSONError as exc:
+        yield from _objects(ijson.parse(SurrogateCheckedReader(stream), use_float=True))
+    except (ijson.JSONError, LoneSurrogateError) as exc:
         raise ExportError(f"the metadata export is not valid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"the metadata export is not UTF-8 text: {exc}") from exc
 
 
 def _objects(events: Iterator[tuple[str, str, Any]]) -> Iterator[MetadataObject]:

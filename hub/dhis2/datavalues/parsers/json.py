@@ -2,6 +2,10 @@
 
 The set-level fields must come before ``dataValues``, as DHIS2's own streaming reader requires;
 they are read in a first pass that stops at the array.
+
+A lone surrogate escape (``"\\ud800"`` without its pair) fails the import as invalid JSON on every
+path: msgspec refuses one (its block is then streamed), and what ijson reads is checked as it goes
+(:class:`hub.json_text.SurrogateCheckedReader`), as yajl would make a lone high one ``?``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from hub.dhis2.datavalues.parsers import (
     json_batches,
     text,
 )
+from hub.json_text import LoneSurrogateError, SurrogateCheckedReader
 
 SCALARS = frozenset({"string", "number", "boolean", "null"})
 CONTAINERS = frozenset({"start_map", "start_array"})
@@ -34,7 +39,7 @@ NOT_UTF8 = "the body is not UTF-8 text"
 def _header(source: BinaryIO) -> Header:
     fields: dict[str, str] = {}
     try:
-        events = ijson.parse(source, use_float=True)
+        events = ijson.parse(SurrogateCheckedReader(source), use_float=True)
         if next(events, (None, None, None))[1] != "start_map":
             raise MalformedPayload("a JSON dataValueSet must be an object")
         for prefix, event, value in events:
@@ -46,7 +51,7 @@ def _header(source: BinaryIO) -> Header:
                 raise MalformedPayload(
                     f"{prefix} must be text, not {'an object' if event == 'start_map' else 'an array'}"
                 )
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, LoneSurrogateError) as exc:
         raise MalformedPayload(f"invalid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise MalformedPayload(NOT_UTF8) from exc
@@ -73,7 +78,8 @@ def _values(source: BinaryIO) -> Iterator[RawValue]:
 def _streamed(source: BinaryIO) -> Iterator[RawValue]:
     try:
         item: dict[str, Any]
-        for i, item in enumerate(ijson.items(source, "dataValues.item", use_float=True)):
+        items = ijson.items(SurrogateCheckedReader(source), "dataValues.item", use_float=True)
+        for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise MalformedPayload("every entry of dataValues must be an object")
             get = item.get
@@ -90,7 +96,7 @@ def _streamed(source: BinaryIO) -> Iterator[RawValue]:
                 flag(field(get("deleted"), "deleted", i)),
                 None,
             )
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, LoneSurrogateError) as exc:
         raise MalformedPayload(f"invalid JSON: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise MalformedPayload(NOT_UTF8) from exc
