@@ -213,6 +213,7 @@ def hub_import(payload: str, database_url: str) -> dict[str, Any]:
         }
     )
     options = service.ImportOptions(fmt="json", params={}, client="bench", roots=("BenchRoot01",))
+    settings = Settings(env="test")
     size = Path(payload).stat().st_size
     transaction_id, _ = log.open_entry(
         db,
@@ -223,6 +224,7 @@ def hub_import(payload: str, database_url: str) -> dict[str, Any]:
         headers={},
         body=None,
         size=size,
+        instance=settings.instance_name,
     )
     started = time.perf_counter()
     with open(payload, "rb") as fh:
@@ -232,7 +234,7 @@ def hub_import(payload: str, database_url: str) -> dict[str, Any]:
             options=options,
             transaction_id=transaction_id,
             targets=[target],
-            settings=Settings(env="test"),
+            settings=settings,
         )
     seconds = time.perf_counter() - started
     with db.session() as session:
