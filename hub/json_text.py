@@ -72,22 +72,25 @@ def without_nul(text: str) -> str:
     return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
-def lone_surrogate(doc: Any) -> bool:
-    """Whether a string or key of the decoded ``doc`` holds a lone UTF-16 surrogate (a ``\\ud800``
-    escape without its pair): JSON's grammar lets one through, but it is no Unicode text, so UTF-8,
-    both databases and the answer's own JSON refuse it (orjson refuses it as it reads)."""
+def unstorable_text(doc: Any) -> str | None:
+    """What a string or key of the decoded ``doc`` holds that is not text the hub stores as given,
+    or None: a NUL character (PostgreSQL's text refuses it) or a lone UTF-16 surrogate (a
+    ``\\ud800`` escape without its pair: JSON's grammar lets one through, but it is no Unicode
+    text, so UTF-8, both databases and the answer's own JSON refuse it)."""
     pending = [doc]
     while pending:  # a loop, not recursion: the document may nest as deep as its decoder allowed
         item = pending.pop()
         if isinstance(item, str):
+            if "\x00" in item:
+                return "a NUL character (\\u0000)"
             if not item.isascii() and _SURROGATE.search(item):
-                return True
+                return "a lone surrogate escape (\\ud800 to \\udfff without its pair)"
         elif isinstance(item, dict):
             pending.extend(item)
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
 
 
 class LoneSurrogateError(ValueError):

@@ -2,8 +2,9 @@
 
 FastAPI decodes a JSON body with the standard library, which lets a lone surrogate escape
 (``"\\ud800"``) through as a string no database, UTF-8 nor JSON answer can hold: it would reach
-the database (a 500 there, or on SQLite a row whose every later read is a 500). Routes of this
-class refuse it as they read the body, through FastAPI's own path for a body it cannot read, so
+the database (a 500 there, or on SQLite a row whose every later read is a 500). A NUL character
+(``"\\u0000"``), which PostgreSQL's text refuses, would be stored altered. Routes of this
+class refuse both as they read the body, through FastAPI's own path for a body it cannot read, so
 the caller's credentials are still checked first (:mod:`hub.api.problems`)::
 
     router = APIRouter(prefix="/channels", route_class=JsonRoute)
@@ -24,11 +25,8 @@ from hub.errors import BadRequest
 class _JsonRequest(Request):
     async def json(self) -> Any:
         document = await super().json()
-        if json_text.lone_surrogate(document):
-            raise BadRequest(
-                "the body's JSON holds a lone surrogate escape (\\ud800 to \\udfff without its pair), "
-                "which is not Unicode text"
-            )
+        if refused := json_text.unstorable_text(document):
+            raise BadRequest(f"the body's JSON holds {refused}, which is not text the hub stores")
         return document
 
 

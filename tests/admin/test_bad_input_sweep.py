@@ -13,6 +13,8 @@ from tests.conftest import as_json, channel
 PROBLEM = "application/problem+json"
 LONE = "\ud800"
 SURROGATE_DETAIL = "the body's JSON holds a lone surrogate escape"
+NUL = "\x00"
+NUL_DETAIL = "the body's JSON holds a NUL character"
 
 
 def _channel(upstream: str, **changes: Any) -> dict[str, Any]:
@@ -32,17 +34,32 @@ SURROGATE_CASES = [
 ]  # fmt: skip
 
 
+def _with_nul(body: Any) -> Any:
+    """``body`` with a NUL character where it holds the lone surrogate."""
+    if isinstance(body, dict):
+        return {_with_nul(k): _with_nul(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_with_nul(v) for v in body]
+    return body.replace(LONE, NUL) if isinstance(body, str) else body
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"), [(LONE, SURROGATE_DETAIL), (NUL, NUL_DETAIL)], ids=["lone", "nul"]
+)
 @pytest.mark.parametrize(("method", "path", "body"), SURROGATE_CASES)
-def test_a_lone_surrogate_in_a_body_is_400_and_stores_nothing(hub, method, path, body):
+def test_text_the_hub_cannot_store_in_a_body_is_400_and_stores_nothing(hub, method, path, body, text, detail):
     """A 500 before (PostgreSQL refused the text; SQLite stored it, and every later read of the row,
-    and of the list holding it, was a 500)."""
+    and of the list holding it, was a 500); a NUL was stored as U+FFFD on PostgreSQL while the
+    answer echoed it."""
+    if text == NUL:
+        body = _with_nul(body)
     with hub.admin() as admin:
         r = admin.request(method, path, **as_json(body))
         client = admin.get("/admin/clients/p1")
         users, clients = admin.get("/admin/users"), admin.get("/admin/clients")
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == PROBLEM
-    assert r.json()["title"] == "Bad request" and SURROGATE_DETAIL in r.json()["detail"]
+    assert r.json()["title"] == "Bad request" and detail in r.json()["detail"]
     assert client.status_code == 200 and client.json()["roles"] == ["partner"], client.text
     assert client.json()["org_units"] == []
     assert users.status_code == 200 and [u["email"] for u in users.json()] == ["admin@hub.test"]
