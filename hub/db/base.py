@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -25,6 +25,16 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def clock(session: Session) -> datetime:
+    """The time now on the database's clock: PostgreSQL's, which every replica and worker shares,
+    so times they compare (heartbeats, leases) agree however their own clocks drift; on SQLite,
+    whose processes share one host, this host's."""
+    if session.get_bind().dialect.name == "postgresql":
+        now: datetime = session.execute(select(func.statement_timestamp())).scalar_one()
+        return now.astimezone(UTC)
+    return utcnow()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

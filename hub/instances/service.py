@@ -7,20 +7,20 @@ older than ``instance_dead_after_s``, or that has no row. At start-up, so is the
 (its earlier incarnation crashed: nothing of it runs any more) and work without an instance
 (from before migration 0011). Work of a live instance is never taken.
 
-Heartbeats and their ages are read on one clock, the database's (:func:`clock`), so replicas on
+Heartbeats and their ages are read on one clock, the database's (:func:`hub.db.base.clock`), so replicas on
 several machines judge each other alike however their own clocks drift.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.db.base import utcnow
+from hub.db.base import clock
 from hub.instances.models import HubInstance
 from hub.settings import Settings
 
@@ -46,15 +46,6 @@ class Orphans:
         if self.at_start:
             return or_(owner.is_(None), owner == self.me, ~alive)
         return and_(owner != self.me, ~alive)
-
-
-def clock(session: Session) -> datetime:
-    """The time now on the database's clock: PostgreSQL's, which every replica shares; on SQLite,
-    whose processes share one host, this host's."""
-    if session.get_bind().dialect.name == "postgresql":
-        now: datetime = session.execute(select(func.statement_timestamp())).scalar_one()
-        return now.astimezone(UTC)
-    return utcnow()
 
 
 def beat(session: Session, name: str, started_at: datetime, *, restart: bool) -> datetime:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from hub.channels.models import Channel
 from hub.channels.schemas import BodyPolicy
-from hub.db.base import utcnow
+from hub.db.base import clock, utcnow
 from hub.db.batches import committed_batches, in_batches
 from hub.db.session import Database
 from hub.errors import Conflict, NotFound
@@ -281,9 +281,11 @@ def claim(
 
     On PostgreSQL the inner SELECT locks with SKIP LOCKED, so concurrent workers each get
     different rows without waiting on one another. SQLite has no row locks and renders no
-    lock clause; its sessions begin IMMEDIATE, which serialises claims instead.
+    lock clause; its sessions begin IMMEDIATE, which serialises claims instead. Leases are set
+    and judged on the database's clock (:func:`~hub.db.base.clock`), which every worker shares: a
+    worker whose own clock runs behind would otherwise set leases that others find already out.
     """
-    now = utcnow()
+    now = clock(session)
     due = (
         select(Delivery.id)
         .where(
@@ -329,7 +331,7 @@ def renew(session: Session, *, worker_id: str, ids: Iterable[int], lease_s: floa
         session.scalars(
             update(Delivery)
             .where(*_mine(worker_id, ids))
-            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+            .values(lease_until=clock(session) + timedelta(seconds=lease_s))
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
         )
@@ -341,7 +343,7 @@ def release(session: Session, *, worker_id: str, ids: Iterable[int]) -> int:
     result = session.execute(
         update(Delivery)
         .where(*_mine(worker_id, ids))
-        .values(status=DeliveryStatus.PENDING, claimed_by=None, lease_until=None, updated_at=utcnow())
+        .values(status=DeliveryStatus.PENDING, claimed_by=None, lease_until=None, updated_at=clock(session))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -359,9 +361,10 @@ def settle(
     """Record ``attempt`` on a delivery this worker claimed; None if its lease was lost meanwhile.
 
     A final outcome is also written to the delivery's transaction in the same DB transaction,
-    unless ``record_outcome`` is False: the worker's fallback when that failed.
+    unless ``record_outcome`` is False: the worker's fallback when that failed. The next attempt
+    is due on the database's clock, as claims judge it.
     """
-    now = utcnow()
+    now = clock(session)
     attempts = delivery.attempts + 1
     status = verdict(attempt, attempts=attempts, max_attempts=delivery.max_attempts)
     # without an answer there is nothing the policy governs (and the fallback reads no channel)

@@ -21,7 +21,7 @@ from hub.outbox.models import Delivery, DeliveryStatus
 from hub.outbox.worker import EmbeddedWorker, Worker
 from hub.runtime import Runtime
 from hub.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import PG_URL, free_port
 from tests.outbox.support import enqueue, load, serving, spec, work_until
 
 
@@ -238,6 +238,33 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_new_owners_result(
         settled = service.settle(session, delivery=fast, worker_id="fast", attempt=answer, backoff=backoff)
     assert settled == DeliveryStatus.DELIVERED
     assert load(db, delivery_id).attempts == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.skipif(not PG_URL, reason="HUB_TEST_POSTGRES_URL is not set (scripts/test and CI set it)")
+def test_a_worker_whose_clock_runs_behind_sets_leases_the_others_respect(
+    db: Database, upstream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers on several machines share PostgreSQL: leases are set and judged on its clock. A
+    worker whose own clock ran two minutes behind set a lease that every other worker found long
+    out, and sent the delivery again."""
+    (delivery_id,) = enqueue(db, spec(f"{upstream}/x"))
+    with db.session() as session:  # due for a while, whichever clock reads it
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(next_attempt_at=utcnow() - timedelta(hours=1))
+        )
+    with monkeypatch.context() as behind:
+        behind.setattr(service, "utcnow", lambda: utcnow() - timedelta(minutes=2))
+        with db.session() as session:
+            (claimed,) = service.claim(session, worker_id="behind", limit=5, lease_s=30)
+    with db.session() as session:
+        again = service.claim(session, worker_id="on-time", limit=5, lease_s=30)
+
+    assert claimed.id == delivery_id
+    assert again == []
+    assert load(db, delivery_id).claimed_by == "behind"
 
 
 def test_a_long_send_keeps_its_lease_so_no_other_worker_sends_it_again(
