@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,47 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class Dropper:
+    """Drops the tests' PostgreSQL databases in a thread of its own, so no test waits for it:
+    DROP DATABASE waits for a checkpoint, which flushes every dirty page of the server (the other
+    workers' fresh databases among them). ``close`` drops what is left, and raises the first error."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        self.names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.errors: list[Exception] = []
+        self.thread = threading.Thread(target=self._run, name="pg-dropper", daemon=True)
+        self.thread.start()
+
+    def drop(self, name: str) -> None:
+        self.names.put(name)
+
+    def _run(self) -> None:
+        while (name := self.names.get()) is not None:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except Exception as exc:
+                self.errors.append(exc)
+
+    def close(self) -> None:
+        self.names.put(None)
+        self.thread.join()
+        self.engine.dispose()
+        if self.errors:
+            raise self.errors[0]
+
+
+@pytest.fixture(scope="session")
+def pg_dropper() -> Iterator[Dropper | None]:
+    if not PG_URL:
+        yield None
+        return
+    dropper = Dropper(PG_URL)
+    yield dropper
+    dropper.close()
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     """A migrated template database that each test clones (fast CREATE DATABASE … TEMPLATE)."""
@@ -108,24 +151,49 @@ def _backends() -> list[Any]:
     ]
 
 
-@pytest.fixture(params=_backends())
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+def pg_url(name: str) -> str:
+    """The url of the PostgreSQL database ``name`` on the tests' server."""
+    assert PG_URL
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def cloned(
+    backend: str, directory: Path, sqlite_template: Path, pg_template: str | None, dropper: Dropper | None
 ) -> Iterator[str]:
-    """A fresh, migrated database for one test, on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "hub.db"
+    """A fresh copy of a template database, for one test; yields its url. On SQLite a copy of the
+    file in ``directory``; on PostgreSQL ``CREATE DATABASE … TEMPLATE``, dropped afterwards by
+    ``dropper``."""
+    if backend == "sqlite":
+        path = directory / "hub.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
+    assert pg_template is not None and dropper is not None
     name = f"hub_t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    finally:
+        admin.dispose()
+    try:
+        yield pg_url(name)
+    finally:
+        dropper.drop(name)
+
+
+@pytest.fixture(params=_backends())
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    pg_template: str | None,
+    pg_dropper: Dropper | None,
+) -> Iterator[str]:
+    """A fresh, migrated database for one test, on each backend."""
+    with cloned(request.param, tmp_path, sqlite_template, pg_template, pg_dropper) as url:
+        yield url
 
 
 @pytest.fixture

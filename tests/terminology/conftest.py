@@ -7,7 +7,6 @@ import base64
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,17 @@ from sqlalchemy import create_engine, text
 from hub.db.session import Database
 from terminology import icd10
 from terminology.catalog import Catalog, catalog_for
-from tests.conftest import ADMIN, PG_URL, LiveHub, _backends, hub_settings, write_config
+from tests.conftest import (
+    ADMIN,
+    PG_URL,
+    Dropper,
+    LiveHub,
+    _backends,
+    cloned,
+    hub_settings,
+    pg_url,
+    write_config,
+)
 
 ICD = icd10.URL
 READER = ("terminology-reader", "reader-password-1")
@@ -41,11 +50,6 @@ def icd10_sqlite_template(sqlite_template: Path, tmp_path_factory: pytest.TempPa
     return path
 
 
-def _pg_url(name: str) -> str:
-    assert PG_URL
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture(scope="session")
 def icd10_pg_template(pg_template: str | None) -> Iterator[str | None]:
     if pg_template is None:
@@ -55,39 +59,23 @@ def icd10_pg_template(pg_template: str | None) -> Iterator[str | None]:
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    _load_icd10(_pg_url(name))
+    _load_icd10(pg_url(name))
     yield name
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-@contextmanager
-def cloned(backend: str, directory: Path, sqlite_tpl: Path, pg_tpl: str | None) -> Iterator[str]:
-    """A fresh copy of the ICD-10 template, dropped afterwards; yields its url."""
-    if backend == "sqlite":
-        path = directory / "hub.db"
-        shutil.copy(sqlite_tpl, path)
-        yield f"sqlite:///{path}"
-        return
-    name = f"hub_t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_tpl}"'))
-    try:
-        yield _pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=_backends())
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, icd10_sqlite_template: Path, icd10_pg_template: str | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    icd10_sqlite_template: Path,
+    icd10_pg_template: str | None,
+    pg_dropper: Dropper | None,
 ) -> Iterator[str]:
     """Overrides the root fixture: a fresh database per test, with ICD-10 2019 loaded."""
-    with cloned(request.param, tmp_path, icd10_sqlite_template, icd10_pg_template) as url:
+    with cloned(request.param, tmp_path, icd10_sqlite_template, icd10_pg_template, pg_dropper) as url:
         yield url
 
 
@@ -102,6 +90,7 @@ def shared_hub(
     tmp_path_factory: pytest.TempPathFactory,
     icd10_sqlite_template: Path,
     icd10_pg_template: str | None,
+    pg_dropper: Dropper | None,
 ) -> Iterator[LiveHub]:
     """One hub per module and backend, for tests that only read (its index is built once).
     Besides the admin user it knows the client ``READER`` (role ``partner``)."""
@@ -127,7 +116,7 @@ def shared_hub(
     )
     with (
         pytest.MonkeyPatch.context() as env,
-        cloned(request.param, directory, icd10_sqlite_template, icd10_pg_template) as url,
+        cloned(request.param, directory, icd10_sqlite_template, icd10_pg_template, pg_dropper) as url,
     ):
         env.setenv("TX_READER_PASSWORD", READER[1])
         env.setenv("TX_AT_READER_PASSWORD", AT_READER[1])
