@@ -20,7 +20,7 @@ from hub.auth.passwords import hash_password, verify_password
 from hub.auth.service import create_user
 from hub.settings import Settings
 from hub.tls import MutualTLSProtocol
-from tests.conftest import ADMIN, PARTNER, PASSWORD, LiveHub, channel, hub_settings, write_config
+from tests.conftest import ADMIN, PARTNER, PASSWORD, HubServer, LiveHub, channel, hub_settings, write_config
 
 ECHO = lambda upstream: channel("echo", r"/echo", upstream)  # noqa: E731
 
@@ -238,7 +238,7 @@ def test_client_certificate_authenticates_over_mutual_tls(
         },
     )
     hub = LiveHub(hub_settings(database_url, config))
-    hub.server = uvicorn.Server(
+    hub.server = HubServer(
         uvicorn.Config(
             hub.app,
             host="127.0.0.1",
