@@ -144,3 +144,22 @@ def test_an_escaped_surrogate_pair_imports_as_its_character(dhis2_hub: Any, api:
     response = post_metadata(dhis2_hub, {"organisationUnits": [{**ORG_UNIT, "name": "New \U0001f600"}]})
     assert response.status_code == 200, response.text
     assert api.get("/api/organisationUnits/NewOrgUnit1").json()["name"] == "New \U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"\xff", "invalid bytes in UTF8 string"),  # the parser refuses it itself
+        (b"\xed\xa0\x80", "not UTF-8 text"),  # a surrogate encoded as UTF-8: a 500 before
+        (b"\xc0\xaf", "not UTF-8 text"),  # an overlong encoding of "/": a 500 before
+    ],
+    ids=["invalid-byte", "encoded-surrogate", "overlong"],
+)
+def test_a_body_that_is_not_utf8_is_a_400(dhis2_hub: Any, api: httpx.Client, raw: bytes, needle: str) -> None:
+    """yajl passes some byte sequences that are not UTF-8, which Python's decoder then refused:
+    that UnicodeDecodeError escaped the export reader."""
+    body = json.dumps({"organisationUnits": [{**ORG_UNIT, "name": "New ?"}]}).encode().replace(b"?", raw)
+    with dhis2_hub.admin() as admin:
+        response = admin.post("/api/metadata", content=body, headers={"Content-Type": "application/json"})
+    web_message(response, 400, needle)
+    assert api.get("/api/organisationUnits/NewOrgUnit1").status_code == 404
