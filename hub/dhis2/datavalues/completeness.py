@@ -3,6 +3,7 @@ to the DHIS2 targets as ``POST /api/completeDataSetRegistrations``."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -103,13 +104,12 @@ def check_date(text: str) -> None:
     """Raise :class:`Conflict` (409) for a completion date DHIS2 cannot read, with Joda's words:
     DHIS2 fails the whole import on one (its IllegalArgumentException)."""
     parts = _DATE.fullmatch(text)
-    try:
-        if parts is None:
-            raise ValueError(text)
+    if parts is not None:
         year, month, day, hour, minute, second = (int(p) if p else None for p in parts.groups())
-        datetime(year or 0, month or 1, day or 1, hour or 0, minute or 0, second or 0)
-    except ValueError:
-        raise Conflict(f'Invalid format: "{text}"') from None
+        with contextlib.suppress(ValueError):  # a day or an hour past its calendar's
+            datetime(year or 0, month or 1, day or 1, hour or 0, minute or 0, second or 0)
+            return
+    raise Conflict(f'Invalid format: "{text}"')
 
 
 def _as_read(index: int, item: Any) -> Any:
